@@ -1,0 +1,6 @@
+/**
+ * focal-yolo: YOLOv4 and YOLOv4-tiny on TensorFlow.js, with the focal loss family.
+ *
+ * Each folder exports its public API from its own index; this file gathers them.
+ */
+export * from './backend/index.js';
