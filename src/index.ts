@@ -4,3 +4,8 @@
  * Each folder exports its public API from its own index; this file gathers them.
  */
 export * from './backend/index.js';
+export * from './boxes/index.js';
+export * from './losses/index.js';
+export * from './yolo/index.js';
+export * from './models/index.js';
+export * from './data/index.js';
