@@ -9,3 +9,4 @@ export * from './losses/index.js';
 export * from './yolo/index.js';
 export * from './models/index.js';
 export * from './data/index.js';
+export * from './train/index.js';

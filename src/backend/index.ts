@@ -6,6 +6,9 @@
  * `tfjs-node` (when the user installed it), `wasm` (with our convolution-gradient kernels), `cpu`.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node bundle registers no gradient functions; the union package's bundle carries and
+// registers all of them (it also registers the cpu backend). Every training path needs them.
+import '@tensorflow/tfjs';
 import { registerWasmKernels } from './wasm-kernels.js';
 
 /** The backends focal-yolo knows how to start. */
@@ -52,9 +55,13 @@ async function prepare(name: BackendName, opts: InitBackendOptions): Promise<voi
       registerWasmKernels();
       return;
     }
-    case 'cpu':
+    case 'cpu': {
       await import('@tensorflow/tfjs-backend-cpu');
+      // The cpu backend's first write prints a banner advertising tfjs-node; we choose backends ourselves.
+      const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+      if (cpu) cpu.firstUse = false;
       return;
+    }
   }
 }
 
