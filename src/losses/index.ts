@@ -1,2 +1,4 @@
-// Public API of src/losses/ (filled in by its issue).
-export {};
+// Public API of src/losses/.
+export type { FocalOptions, LossOptions, LossReduction, TensorInput } from './options.js';
+export { binaryCrossEntropy, PROBABILITY_EPSILON } from './bce.js';
+export { sigmoidFocalLoss, binaryFocalLoss, DEFAULT_ALPHA, DEFAULT_GAMMA } from './focal.js';
