@@ -15,6 +15,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * ema.swap(); await evaluate(model); ema.swap();
  * ```
  */
+let instances = 0;
+
 export class ModelEMA {
   /** Updates done so far. */
   updates: number;
@@ -25,7 +27,8 @@ export class ModelEMA {
     private readonly opts: { decay?: number; tau?: number; updates?: number } = {},
   ) {
     this.updates = opts.updates ?? 0;
-    this.shadow = variables.map((v) => tf.variable(tf.clone(v), false, `ema/${v.name}`));
+    const id = instances++;
+    this.shadow = variables.map((v) => tf.variable(tf.clone(v), false, `ema${id}/${v.name}`));
   }
 
   /** The decay of the next update. */
