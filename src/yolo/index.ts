@@ -1,2 +1,4 @@
-// Public API of src/yolo/ (filled in by its issue).
-export {};
+// Public API of src/yolo/.
+export * from './anchors.js';
+export { assignTargets, bestAnchors, ignoreMask, type AssignOptions, type LevelTargets } from './assign.js';
+export { YoloLoss, LEVEL_BALANCE, validateTargets, type YoloLossOptions, type LossParts, type LevelLossParts } from './loss.js';
