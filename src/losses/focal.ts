@@ -17,9 +17,14 @@ import {
 export const DEFAULT_ALPHA = 0.25;
 export const DEFAULT_GAMMA = 2;
 
-/** CE(x, y) = relu(x) − x·y + log1p(exp(−|x|)): exact for hard labels at any |x|. */
-export function logitBce(x: tf.Tensor, y: tf.Tensor): tf.Tensor {
-  return tf.add(tf.sub(tf.relu(x), tf.mul(x, y)), tf.log1p(tf.exp(tf.neg(tf.abs(x)))));
+/**
+ * CE(x, y) = y·softplus(−x) + (1 − y)·softplus(x) = softplus(x) − y·x, written without the
+ * subtraction so that it is exact for hard labels at any |x| (the wasm backend's `log1p` is
+ * log(1 + u) in float32, so the usual relu/log1p form loses CE < 1e-7 there).
+ * `negX` = −x and `oneMinusY` = 1 − y may be passed when the caller has them.
+ */
+export function logitBce(x: tf.Tensor, y: tf.Tensor, negX = tf.neg(x), oneMinusY = tf.sub(1, y)): tf.Tensor {
+  return tf.add(tf.mul(y, tf.softplus(negX)), tf.mul(oneMinusY, tf.softplus(x)));
 }
 
 /**
@@ -31,11 +36,12 @@ export function logitBce(x: tf.Tensor, y: tf.Tensor): tf.Tensor {
 export function sigmoidFocalElementwise(x: tf.Tensor, y: tf.Tensor, at: tf.Tensor | undefined, gamma: number): tf.Tensor {
   const focal = tf.customGrad((logits, save) => {
     const xs = logits as tf.Tensor;
+    const negX = tf.neg(xs);
     const p = tf.sigmoid(xs);
-    const q = tf.sigmoid(tf.neg(xs));
+    const q = tf.sigmoid(negX);
     const oneMinusY = tf.sub(1, y);
     const m = tf.add(tf.mul(y, q), tf.mul(oneMinusY, p)); // 1 − p_t, never negative
-    const ce = logitBce(xs, y);
+    const ce = logitBce(xs, y, negX, oneMinusY);
     const modulator = gamma === 0 ? undefined : tf.pow(m, gamma);
     let value = modulator === undefined ? ce : tf.mul(modulator, ce);
     if (at !== undefined) value = tf.mul(at, value);
