@@ -10,3 +10,4 @@ export * from './yolo/index.js';
 export * from './models/index.js';
 export * from './data/index.js';
 export * from './train/index.js';
+export * from './eval/index.js';

@@ -1,0 +1,227 @@
+/**
+ * COCO bbox evaluation as pycocotools' COCOeval defines it: IoU thresholds 0.50:0.05:0.95,
+ * 101 recall points, maxDets 1/10/100, area ranges all/small/medium/large, crowd regions ignored.
+ * Difficult ground truth is passed as crowd, as the reference's get_coco_map does (spec §6.5).
+ */
+import { indicesByClass, sortByScoreDescending, type FlatBoxes } from './flat.js';
+import type { CocoSummary, EvaluationResult, PrCurve } from './types.js';
+
+// numpy's linspace: start + i·step, the last value set to stop exactly.
+const IOU_THRESHOLDS = Array.from({ length: 10 }, (_, i) => (i === 9 ? 0.95 : i * ((0.95 - 0.5) / 9) + 0.5));
+const RECALL_THRESHOLDS = Array.from({ length: 101 }, (_, i) => (i === 100 ? 1 : i * (1 / 100)));
+const AREA_RANGES: [number, number][] = [[0, 1e10], [0, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e10]];
+const EPS = 2.220446049250313e-16; // np.spacing(1)
+const T = IOU_THRESHOLDS.length;
+const R = RECALL_THRESHOLDS.length;
+
+/** Per (image, class): the matching outcome of each kept detection, for every area range and threshold. */
+interface CellResult {
+  /** kept detections (rows), sorted by score descending */
+  dets: Int32Array;
+  /** [area, t, d] flattened: 1 when the detection matched a ground truth */
+  matched: Uint8Array;
+  /** [area, t, d] flattened: 1 when the detection is ignored */
+  ignored: Uint8Array;
+  /** [area]: ground truths that count */
+  countedGt: number[];
+}
+
+function area(b: Float64Array, i: number): number {
+  return (b[i + 2] - b[i]) * (b[i + 3] - b[i + 1]);
+}
+
+/** IoU as pycocotools' bbox IoU: no +1; for a crowd ground truth the union is the detection's area. */
+function cocoIou(d: Float64Array, i: number, g: Float64Array, j: number, crowd: boolean): number {
+  const iw = Math.min(d[i + 2], g[j + 2]) - Math.max(d[i], g[j]);
+  if (iw <= 0) return 0;
+  const ih = Math.min(d[i + 3], g[j + 3]) - Math.max(d[i + 1], g[j + 1]);
+  if (ih <= 0) return 0;
+  const inter = iw * ih;
+  const union = crowd ? area(d, i) : area(d, i) + area(g, j) - inter;
+  return inter / union;
+}
+
+function evaluateCell(gt: FlatBoxes, det: FlatBoxes, gts: number[], dets: Int32Array): CellResult {
+  const nd = dets.length;
+  const ng = gts.length;
+  const ious = new Float64Array(nd * ng);
+  for (let d = 0; d < nd; d++) {
+    for (let g = 0; g < ng; g++) ious[d * ng + g] = cocoIou(det.boxes, 4 * dets[d], gt.boxes, 4 * gts[g], gt.difficult[gts[g]] === 1);
+  }
+  const matched = new Uint8Array(AREA_RANGES.length * T * nd);
+  const ignored = new Uint8Array(AREA_RANGES.length * T * nd);
+  const countedGt: number[] = [];
+  const gtTaken = new Uint8Array(ng);
+  for (let a = 0; a < AREA_RANGES.length; a++) {
+    const [lo, hi] = AREA_RANGES[a];
+    const gtIgnore = gts.map((g) => gt.difficult[g] === 1 || area(gt.boxes, 4 * g) < lo || area(gt.boxes, 4 * g) > hi);
+    // Ground truths that count first (a stable sort on the ignore flag).
+    const order = [...gts.keys()].sort((a, b) => Number(gtIgnore[a]) - Number(gtIgnore[b]) || a - b);
+    countedGt.push(gtIgnore.filter((x) => !x).length);
+    for (let t = 0; t < T; t++) {
+      gtTaken.fill(0);
+      const base = (a * T + t) * nd;
+      for (let d = 0; d < nd; d++) {
+        let iou = Math.min(IOU_THRESHOLDS[t], 1 - 1e-10);
+        let m = -1;
+        for (let k = 0; k < ng; k++) {
+          const g = order[k];
+          const crowd = gt.difficult[gts[g]] === 1;
+          if (gtTaken[g] && !crowd) continue;
+          if (m > -1 && !gtIgnore[m] && gtIgnore[g]) break;
+          const v = ious[d * ng + g];
+          if (v < iou) continue;
+          iou = v;
+          m = g;
+        }
+        if (m === -1) {
+          ignored[base + d] = area(det.boxes, 4 * dets[d]) < lo || area(det.boxes, 4 * dets[d]) > hi ? 1 : 0; // unmatched detections outside the range do not count
+          continue;
+        }
+        matched[base + d] = 1;
+        ignored[base + d] = gtIgnore[m] ? 1 : 0;
+        gtTaken[m] = 1;
+      }
+    }
+  }
+  return { dets, matched, ignored, countedGt };
+}
+
+/** Mean interpolated precision over the 101 recall points and the final recall, for one accumulated list. */
+function precisionRecall(tpFlags: Uint8Array, n: number, counted: number, curve?: number[]): [number, number] {
+  const rc = new Float64Array(n);
+  const pr = new Float64Array(n);
+  let tp = 0;
+  let fp = 0;
+  for (let i = 0; i < n; i++) {
+    if (tpFlags[i]) tp++;
+    else fp++;
+    rc[i] = tp / counted;
+    pr[i] = tp / (fp + tp + EPS);
+  }
+  for (let i = n - 1; i > 0; i--) if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
+  let sum = 0;
+  let p = 0;
+  for (let r = 0; r < R; r++) {
+    while (p < n && rc[p] < RECALL_THRESHOLDS[r]) p++; // numpy searchsorted, side 'left'
+    const q = p < n ? pr[p] : 0;
+    sum += q;
+    if (curve) curve.push(q);
+  }
+  return [sum / R, n > 0 ? rc[n - 1] : 0];
+}
+
+/** COCO evaluation of flattened inputs (validated by the caller). */
+export function evaluateCoco(gt: FlatBoxes, det: FlatBoxes, numImages: number, numClasses: number, maxDetections = 100): EvaluationResult {
+  const gtByClass = indicesByClass(gt.classes, numClasses);
+  const detByClass = indicesByClass(det.classes, numClasses);
+  const maxDets = [1, 10, maxDetections]; // pycocotools maxDets
+  const m100 = maxDets.length - 1;
+  // precision[k][a][m][t] (mean over recall points) and recall[k][a][m][t]; −1 = no counted ground truth
+  const precision: number[][][][] = [];
+  const recall: number[][][][] = [];
+  const curves: PrCurve[] = [];
+  const groundTruthCount: number[] = [];
+  for (let c = 0; c < numClasses; c++) {
+    const gtOfImage = new Map<number, number[]>();
+    for (const g of gtByClass[c]) {
+      const list = gtOfImage.get(gt.images[g]);
+      if (list) list.push(g);
+      else gtOfImage.set(gt.images[g], [g]);
+    }
+    const sorted = sortByScoreDescending(detByClass[c], det.scores);
+    const detOfImage = new Map<number, number[]>();
+    for (const d of sorted) {
+      const list = detOfImage.get(det.images[d]);
+      if (list) list.push(d);
+      else detOfImage.set(det.images[d], [d]);
+    }
+    const cells = new Map<number, CellResult>();
+    for (let img = 0; img < numImages; img++) {
+      const gts = gtOfImage.get(img) ?? [];
+      const dets = detOfImage.get(img) ?? [];
+      if (gts.length === 0 && dets.length === 0) continue;
+      cells.set(img, evaluateCell(gt, det, gts, Int32Array.from(dets.slice(0, maxDetections))));
+    }
+    // Every kept detection of the class by score (stable in image order), with its rank in its image.
+    const all: { img: number; rank: number; score: number; cell: CellResult }[] = [];
+    for (const [img, cell] of cells) cell.dets.forEach((d, rank) => all.push({ img, rank, score: det.scores[d], cell }));
+    all.sort((a, b) => b.score - a.score || a.img - b.img || a.rank - b.rank);
+    const flags = new Uint8Array(all.length);
+    const pK: number[][][] = [];
+    const rK: number[][][] = [];
+    for (let a = 0; a < AREA_RANGES.length; a++) {
+      let counted = 0;
+      for (const cell of cells.values()) counted += cell.countedGt[a];
+      if (a === 0) groundTruthCount.push(counted);
+      const pA: number[][] = [];
+      const rA: number[][] = [];
+      for (let mi = 0; mi < maxDets.length; mi++) {
+        const m = maxDets[mi];
+        const pM: number[] = [];
+        const rM: number[] = [];
+        for (let t = 0; t < T; t++) {
+          if (counted === 0) {
+            pM.push(-1);
+            rM.push(-1);
+            continue;
+          }
+          let n = 0;
+          for (const e of all) {
+            if (e.rank >= m) continue;
+            const at = (a * T + t) * e.cell.dets.length + e.rank;
+            if (e.cell.ignored[at]) continue;
+            flags[n++] = e.cell.matched[at];
+          }
+          const curve = a === 0 && mi === m100 && t === 0 ? [] : undefined;
+          const [p, r] = precisionRecall(flags, n, counted, curve);
+          if (curve) curves.push({ recall: [...RECALL_THRESHOLDS], precision: curve });
+          pM.push(p);
+          rM.push(r);
+        }
+        pA.push(pM);
+        rA.push(rM);
+      }
+      pK.push(pA);
+      rK.push(rA);
+    }
+    if (curves.length === c) curves.push({ recall: [], precision: [] });
+    precision.push(pK);
+    recall.push(rK);
+  }
+  const mean = (values: number[]) => {
+    const kept = values.filter((v) => v > -1);
+    return kept.length > 0 ? kept.reduce((s, v) => s + v, 0) / kept.length : -1;
+  };
+  const ap = (a: number, t?: number) =>
+    mean(precision.flatMap((pk) => (t === undefined ? pk[a][m100] : [pk[a][m100][t]])));
+  const ar = (a: number, m: number) => mean(recall.flatMap((rk) => rk[a][m]));
+  const classAp = (pk: number[][][], t?: number) => {
+    const v = t === undefined ? mean(pk[0][m100]) : pk[0][m100][t];
+    return v > -1 ? v : NaN;
+  };
+  const coco: CocoSummary = {
+    ap: ap(0),
+    ap50: ap(0, 0),
+    ap75: ap(0, 5),
+    apSmall: ap(1),
+    apMedium: ap(2),
+    apLarge: ap(3),
+    ar1: ar(0, 0),
+    ar10: ar(0, 1),
+    ar100: ar(0, m100),
+    arSmall: ar(1, m100),
+    arMedium: ar(2, m100),
+    arLarge: ar(3, m100),
+    perClassAp50: precision.map((pk) => classAp(pk, 0)),
+  };
+  return {
+    metric: 'coco',
+    map: coco.ap > -1 ? coco.ap : NaN,
+    perClass: precision.map((pk) => classAp(pk)),
+    groundTruthCount,
+    detectionCount: detByClass.map((rows) => rows.length),
+    curves,
+    coco,
+  };
+}
