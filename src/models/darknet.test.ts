@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import { backendsUnderTest, goldenPath, useBackend } from '../../test/helpers.js';
 import { darknetFileSize, loadDarknetWeights, readDarknetHeader, saveDarknetWeights } from './darknet.js';
 import { createYolo } from './yolo.js';
+
+before(() => useBackend('cpu'));
 
 const GOLDEN = 'yolov4-tiny-3cls-160';
 

@@ -7,3 +7,7 @@ export {
   loadDarknetWeights, saveDarknetWeights, readDarknetHeader, darknetFileSize, DARKNET_VERSION,
   type DarknetHeader, type DarknetLoadInfo,
 } from './darknet.js';
+export {
+  encodeSafetensors, decodeSafetensors, exportSafetensors, importSafetensors,
+  type SafetensorsDtype, type SafetensorsEntry, type SafetensorsImportInfo,
+} from './safetensors.js';
