@@ -52,12 +52,21 @@ function evaluateCell(gt: FlatBoxes, det: FlatBoxes, gts: number[], dets: Int32A
   const ignored = new Uint8Array(AREA_RANGES.length * T * nd);
   const countedGt: number[] = [];
   const gtTaken = new Uint8Array(ng);
+  const gtArea = gts.map((g) => area(gt.boxes, 4 * g));
+  const gtCrowd = gts.map((g) => gt.difficult[g] === 1);
+  const detArea = Array.from(dets, (d) => area(det.boxes, 4 * d));
+  const gtIgnore = new Uint8Array(ng);
+  const order = new Int32Array(ng);
   for (let a = 0; a < AREA_RANGES.length; a++) {
     const [lo, hi] = AREA_RANGES[a];
-    const gtIgnore = gts.map((g) => gt.difficult[g] === 1 || area(gt.boxes, 4 * g) < lo || area(gt.boxes, 4 * g) > hi);
-    // Ground truths that count first (a stable sort on the ignore flag).
-    const order = [...gts.keys()].sort((a, b) => Number(gtIgnore[a]) - Number(gtIgnore[b]) || a - b);
-    countedGt.push(gtIgnore.filter((x) => !x).length);
+    let counted = 0;
+    for (let g = 0; g < ng; g++) {
+      gtIgnore[g] = gtCrowd[g] || gtArea[g] < lo || gtArea[g] > hi ? 1 : 0;
+      if (!gtIgnore[g]) order[counted++] = g;
+    }
+    countedGt.push(counted);
+    // Ground truths that count first, each group in input order (pycocotools' stable sort on the flag).
+    for (let g = 0, k = counted; g < ng; g++) if (gtIgnore[g]) order[k++] = g;
     for (let t = 0; t < T; t++) {
       gtTaken.fill(0);
       const base = (a * T + t) * nd;
@@ -66,8 +75,7 @@ function evaluateCell(gt: FlatBoxes, det: FlatBoxes, gts: number[], dets: Int32A
         let m = -1;
         for (let k = 0; k < ng; k++) {
           const g = order[k];
-          const crowd = gt.difficult[gts[g]] === 1;
-          if (gtTaken[g] && !crowd) continue;
+          if (gtTaken[g] && !gtCrowd[g]) continue;
           if (m > -1 && !gtIgnore[m] && gtIgnore[g]) break;
           const v = ious[d * ng + g];
           if (v < iou) continue;
@@ -75,7 +83,7 @@ function evaluateCell(gt: FlatBoxes, det: FlatBoxes, gts: number[], dets: Int32A
           m = g;
         }
         if (m === -1) {
-          ignored[base + d] = area(det.boxes, 4 * dets[d]) < lo || area(det.boxes, 4 * dets[d]) > hi ? 1 : 0; // unmatched detections outside the range do not count
+          ignored[base + d] = detArea[d] < lo || detArea[d] > hi ? 1 : 0; // unmatched detections outside the range do not count
           continue;
         }
         matched[base + d] = 1;
@@ -143,11 +151,37 @@ export function evaluateCoco(gt: FlatBoxes, det: FlatBoxes, numImages: number, n
       if (gts.length === 0 && dets.length === 0) continue;
       cells.set(img, evaluateCell(gt, det, gts, Int32Array.from(dets.slice(0, maxDetections))));
     }
-    // Every kept detection of the class by score (stable in image order), with its rank in its image.
-    const all: { img: number; rank: number; score: number; cell: CellResult }[] = [];
-    for (const [img, cell] of cells) cell.dets.forEach((d, rank) => all.push({ img, rank, score: det.scores[d], cell }));
-    all.sort((a, b) => b.score - a.score || a.img - b.img || a.rank - b.rank);
-    const flags = new Uint8Array(all.length);
+    // Every kept detection of the class by score (stable in image order), with its rank in its image;
+    // its match flags copied into [area, t, position] arrays so that the passes below are tight loops.
+    const cellList: CellResult[] = [];
+    const order: number[] = [];
+    const owner: number[] = [];
+    const ranks: number[] = [];
+    for (const cell of cells.values()) {
+      cell.dets.forEach((_, rank) => {
+        order.push(order.length);
+        owner.push(cellList.length);
+        ranks.push(rank);
+      });
+      cellList.push(cell);
+    }
+    const scoreOf = Float64Array.from(order, (i) => det.scores[cellList[owner[i]].dets[ranks[i]]]);
+    order.sort((x, y) => scoreOf[y] - scoreOf[x] || x - y); // cells are in image order: ties keep it
+    const nAll = order.length;
+    const rank = new Int32Array(nAll);
+    const matchedAll = new Uint8Array(AREA_RANGES.length * T * nAll);
+    const ignoredAll = new Uint8Array(AREA_RANGES.length * T * nAll);
+    for (let s = 0; s < nAll; s++) {
+      const i = order[s];
+      const cell = cellList[owner[i]];
+      const nd = cell.dets.length;
+      rank[s] = ranks[i];
+      for (let at = 0; at < AREA_RANGES.length * T; at++) {
+        matchedAll[at * nAll + s] = cell.matched[at * nd + ranks[i]];
+        ignoredAll[at * nAll + s] = cell.ignored[at * nd + ranks[i]];
+      }
+    }
+    const flags = new Uint8Array(nAll);
     const pK: number[][][] = [];
     const rK: number[][][] = [];
     for (let a = 0; a < AREA_RANGES.length; a++) {
@@ -167,11 +201,10 @@ export function evaluateCoco(gt: FlatBoxes, det: FlatBoxes, numImages: number, n
             continue;
           }
           let n = 0;
-          for (const e of all) {
-            if (e.rank >= m) continue;
-            const at = (a * T + t) * e.cell.dets.length + e.rank;
-            if (e.cell.ignored[at]) continue;
-            flags[n++] = e.cell.matched[at];
+          const base = (a * T + t) * nAll;
+          for (let s = 0; s < nAll; s++) {
+            if (rank[s] >= m || ignoredAll[base + s]) continue;
+            flags[n++] = matchedAll[base + s];
           }
           const curve = a === 0 && mi === m100 && t === 0 ? [] : undefined;
           const [p, r] = precisionRecall(flags, n, counted, curve);
