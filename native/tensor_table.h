@@ -1,0 +1,38 @@
+// Shared declarations of the focal-yolo libtorch addon: the tensor table and the attribute reader.
+#pragma once
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+namespace fy {
+
+// Reads kernel attributes from the plain JS object the TypeScript side passes.
+class Attrs {
+ public:
+  explicit Attrs(Napi::Object obj) : obj_(obj) {}
+  bool has(const char* key) const;
+  int64_t i(const char* key) const;
+  double f(const char* key) const;
+  bool b(const char* key) const;
+  std::string s(const char* key) const;
+  std::vector<int64_t> ints(const char* key) const;
+
+ private:
+  Napi::Value get(const char* key) const;
+  Napi::Object obj_;
+};
+
+using Tensors = std::vector<at::Tensor>;
+
+// Runs the named kernel; throws std::runtime_error naming the kernel on an unknown name.
+Tensors runKernel(const std::string& name, const Tensors& inputs, const Attrs& attrs);
+
+// True when runKernel knows `name`.
+bool hasKernel(const std::string& name);
+
+// The names runKernel knows.
+std::vector<std::string> kernelNames();
+
+}  // namespace fy
