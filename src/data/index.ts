@@ -1,2 +1,20 @@
-// Public API of src/data/ (filled in by its issue).
-export {};
+// Public API of src/data/: formats, checks, augmentation, the loader and the synthetic set.
+export * from './types.js';
+export { readDatasetConfig, writeDatasetConfig } from './config.js';
+export { readSplit, readSource, requireValid } from './dataset.js';
+export { readVoc } from './formats/voc.js';
+export { readYolo, yoloLabelPath } from './formats/yolo.js';
+export { readCoco, cocoCategoryNames } from './formats/coco.js';
+export { readLines } from './formats/lines.js';
+export { writeDataset } from './write.js';
+export { decodeImage, encodeImage, imageSize, type RgbImage } from './image.js';
+export { rgbToHsv, hsvToRgb, hsvJitter, type HsvGains } from './hsv.js';
+export * from './augment.js';
+export { SamplePipeline, pipelineItems, type AugmentOptions, type AugmentedSample, type PipelineItem } from './pipeline.js';
+export { createLoader, DataLoader, type LoaderOptions } from './loader.js';
+export type { Batch } from './batch.js';
+export { createRandom, type Random } from './rng.js';
+export { synthesizeDataset, synthClassNames, renderSynthImage, SYNTH_SHAPES, type SynthOptions } from './synth.js';
+export { checkDataset, formatCheckReport, BOX_SIZE_BINS, type CheckReport, type SplitReport } from './check.js';
+export { convertDataset } from './convert.js';
+export { previewDataset } from './preview.js';

@@ -1,0 +1,77 @@
+/**
+ * Image decoding and resizing through sharp (JPEG, PNG, WebP, …): EXIF orientation applied,
+ * grayscale expanded to RGB, alpha flattened onto the reference's grey 128. Never a hand-written decoder.
+ */
+import sharp from 'sharp';
+
+/** The grey the reference fills empty canvas with. */
+export const GREY = 128;
+
+/** An 8-bit RGB image, row-major HWC. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Size of an image after EXIF orientation, from its header only.
+ *
+ * @example
+ * const { width, height } = await imageSize('photo.jpg');
+ */
+export async function imageSize(path: string): Promise<{ width: number; height: number }> {
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
+  try {
+    meta = await sharp(path).metadata();
+  } catch (err) {
+    throw new Error(`image ${path} cannot be read (${firstLine(err)}): check the file exists and is a JPEG, PNG or WebP`);
+  }
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.autoOrient?.height ?? meta.height;
+  if (!width || !height) throw new Error(`image ${path} has no size in its header: re-save it as JPEG or PNG`);
+  return { width, height };
+}
+
+/**
+ * Decodes an image to 8-bit RGB, optionally mirrored and resized (bicubic, aspect not kept).
+ *
+ * @param path image file
+ * @param opts.size `[width, height]` to resize to; omitted → original size
+ * @param opts.flip mirror horizontally (before resizing)
+ * @example
+ * const img = await decodeImage('a.jpg', { size: [208, 160] }); // img.data.length === 208 * 160 * 3
+ */
+export async function decodeImage(path: string, opts: { size?: [number, number]; flip?: boolean } = {}): Promise<RgbImage> {
+  let pipeline = sharp(path, { failOn: 'error' }).autoOrient();
+  if (opts.flip) pipeline = pipeline.flop();
+  pipeline = pipeline.flatten({ background: { r: GREY, g: GREY, b: GREY } });
+  if (opts.size) {
+    const [w, h] = opts.size;
+    pipeline = pipeline.resize(w, h, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false });
+  }
+  try {
+    const { data, info } = await pipeline.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+  } catch (err) {
+    throw new Error(`image ${path} cannot be decoded (${firstLine(err)}): check the file is a valid JPEG, PNG or WebP`);
+  }
+}
+
+/**
+ * Encodes an RGB image to PNG or JPEG bytes.
+ *
+ * @example
+ * const png = await encodeImage(img, 'png');
+ */
+export async function encodeImage(img: RgbImage, format: 'png' | 'jpeg', quality = 92): Promise<Buffer> {
+  const s = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length), {
+    raw: { width: img.width, height: img.height, channels: 3 },
+  });
+  return format === 'png' ? s.png({ compressionLevel: 3 }).toBuffer() : s.jpeg({ quality, chromaSubsampling: '4:4:4' }).toBuffer();
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}

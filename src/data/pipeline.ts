@@ -1,0 +1,193 @@
+/**
+ * One training (or validation) sample, end to end (§3.2–3.8): choose ordinary augmentation, mosaic
+ * (+ mixup) or letterbox, decode with sharp, compose the canvas, jitter colours, move the boxes.
+ * Every sample draws from its own random stream `(seed, epoch, position)`.
+ */
+import { letterbox } from '../boxes/letterbox.js';
+import { mergeMosaicBoxes, greyCanvas, paste, placeBoxes, planHsv, planMosaic, planRandom, type BoxRow, type JitterOptions } from './augment.js';
+import { hsvJitter } from './hsv.js';
+import { decodeImage, imageSize } from './image.js';
+import { createRandom, randomInt, shuffleInPlace, type Random } from './rng.js';
+import type { Sample } from './types.js';
+
+/** Augmentation switches and probabilities (reference defaults in brackets). */
+export interface AugmentOptions extends JitterOptions {
+  /** network input `[height, width]`, multiples of 32 [416, 416] */
+  inputShape: [number, number];
+  /** training path (random augmentation) or validation path (letterbox only) [true] */
+  train?: boolean;
+  /** mosaic on/off and probability [true, 0.5] */
+  mosaic?: boolean;
+  mosaicProb?: number;
+  /** mixup (only after a mosaic) on/off and probability [true, 0.5] */
+  mixup?: boolean;
+  mixupProb?: number;
+  /** mosaic only while epoch < epochs·specialAugRatio [0.7] */
+  specialAugRatio?: number;
+  /** total epochs (the reference's UnFreeze_Epoch), for specialAugRatio [300] */
+  epochs?: number;
+  /** the run's seed [11] */
+  seed?: number;
+}
+
+/** What the pipeline needs of a sample: image path, size if known, training boxes `[x1,y1,x2,y2,cls]`. */
+export interface PipelineItem {
+  image: string;
+  width?: number;
+  height?: number;
+  rows: BoxRow[];
+}
+
+/** Training items from samples: difficult (VOC) and crowd (COCO) objects are left out, as the reference does. */
+export function pipelineItems(samples: Sample[], { keepDifficult = false } = {}): PipelineItem[] {
+  return samples.map((s) => ({
+    image: s.image,
+    width: s.width,
+    height: s.height,
+    rows: s.boxes.flatMap((b, i) => (!keepDifficult && (s.difficult?.[i] || s.crowd?.[i]) ? [] : [[b[0], b[1], b[2], b[3], s.classes[i]]])),
+  }));
+}
+
+/** Validates options once, at the boundary; returns them with defaults filled in. */
+export function resolveAugmentOptions(opts: AugmentOptions): Required<AugmentOptions> {
+  const [h, w] = opts.inputShape ?? [];
+  if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0 && h % 32 === 0 && w % 32 === 0)) {
+    throw new Error(`inputShape [${String(opts.inputShape)}] must be [height, width], positive multiples of 32, e.g. [416, 416]`);
+  }
+  const prob = (name: string, v: number) => {
+    if (!(v >= 0 && v <= 1)) throw new Error(`${name} ${v} must be within 0…1`);
+    return v;
+  };
+  const epochs = opts.epochs ?? 300;
+  if (!(Number.isInteger(epochs) && epochs > 0)) throw new Error(`epochs ${epochs} must be a positive integer`);
+  return {
+    inputShape: [h, w],
+    train: opts.train ?? true,
+    mosaic: opts.mosaic ?? true,
+    mosaicProb: prob('mosaicProb', opts.mosaicProb ?? 0.5),
+    mixup: opts.mixup ?? true,
+    mixupProb: prob('mixupProb', opts.mixupProb ?? 0.5),
+    specialAugRatio: prob('specialAugRatio', opts.specialAugRatio ?? 0.7),
+    epochs,
+    seed: opts.seed ?? 11,
+    jitter: opts.jitter ?? 0.3,
+    hue: opts.hue ?? 0.1,
+    sat: opts.sat ?? 0.7,
+    val: opts.val ?? 0.4,
+  };
+}
+
+/** An augmented sample: RGB canvas (or the float mix for mixup) and pixel box rows. */
+export interface AugmentedSample {
+  /** 8-bit canvas, HWC */
+  pixels: Uint8Array;
+  /** second canvas averaged in by mixup */
+  mixWith?: Uint8Array;
+  rows: BoxRow[];
+  /** which path produced it (for previews and tests) */
+  kind: 'random' | 'letterbox' | 'mosaic' | 'mosaic+mixup';
+}
+
+/** Produces augmented samples for a list of items; sizes of images are cached. */
+export class SamplePipeline {
+  readonly options: Required<AugmentOptions>;
+  private readonly sizes = new Map<string, Promise<[number, number]>>();
+
+  constructor(
+    readonly items: PipelineItem[],
+    options: AugmentOptions,
+  ) {
+    this.options = resolveAugmentOptions(options);
+    if (items.length === 0) throw new Error('the dataset has no samples: check the split paths in the dataset YAML');
+  }
+
+  private size(item: PipelineItem): Promise<[number, number]> {
+    let p = this.sizes.get(item.image);
+    if (!p) {
+      p = item.width && item.height ? Promise.resolve([item.width, item.height]) : imageSize(item.image).then((s) => [s.width, s.height]);
+      this.sizes.set(item.image, p);
+    }
+    return p;
+  }
+
+  /**
+   * The sample at dataset `index`, drawn at `position` of `epoch` (the position seeds the randomness).
+   *
+   * @example
+   * const s = await pipeline.sample(3, 0, 17);
+   */
+  async sample(index: number, epoch: number, position: number): Promise<AugmentedSample> {
+    const o = this.options;
+    const rng = createRandom(o.seed, epoch, position);
+    const item = this.items[index % this.items.length];
+    if (!o.train) return this.letterboxed(rng, item);
+    if (o.mosaic && rng.next() < o.mosaicProb && epoch < o.epochs * o.specialAugRatio) {
+      const picks = [item, ...[0, 1, 2].map(() => this.items[randomInt(rng, this.items.length)])];
+      const mosaic = await this.mosaic(rng, shuffleInPlace(rng, picks));
+      if (o.mixup && rng.next() < o.mixupProb) {
+        const other = await this.random(rng, this.items[randomInt(rng, this.items.length)]);
+        return { pixels: mosaic.pixels, mixWith: other.pixels, rows: [...mosaic.rows, ...other.rows], kind: 'mosaic+mixup' };
+      }
+      return mosaic;
+    }
+    return this.random(rng, item);
+  }
+
+  /** §3.3: random scale/aspect, placement, flip, HSV. */
+  async random(rng: Random, item: PipelineItem): Promise<AugmentedSample> {
+    const [h, w] = this.options.inputShape;
+    const [iw, ih] = await this.size(item);
+    const p = planRandom(rng, iw, ih, w, h, this.options);
+    const gains = planHsv(rng, this.options);
+    const img = await decodeImage(item.image, { size: [p.nw, p.nh], flip: p.flip });
+    const canvas = greyCanvas(w, h);
+    // Mirroring the whole canvas equals pasting the mirrored image at the mirrored offset.
+    paste(canvas, w, h, img.data, p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy);
+    hsvJitter(canvas, gains);
+    return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'random' };
+  }
+
+  /** §3.4: letterbox, no colour change. */
+  async letterboxed(rng: Random, item: PipelineItem): Promise<AugmentedSample> {
+    const [h, w] = this.options.inputShape;
+    const [iw, ih] = await this.size(item);
+    const lb = letterbox([iw, ih], [w, h]);
+    const img = await decodeImage(item.image, { size: [lb.nw, lb.nh] });
+    const canvas = greyCanvas(w, h);
+    paste(canvas, w, h, img.data, lb.nw, lb.nh, lb.dx, lb.dy);
+    const p = { nw: lb.nw, nh: lb.nh, dx: lb.dx, dy: lb.dy, flip: false };
+    return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'letterbox' };
+  }
+
+  /** §3.6: four images around a random cut point, HSV once on the composite. */
+  async mosaic(rng: Random, picks: PipelineItem[]): Promise<AugmentedSample> {
+    const [h, w] = this.options.inputShape;
+    const sizes = await Promise.all(picks.map((it) => this.size(it)));
+    const plan = planMosaic(rng, sizes, w, h, picks.map((it) => it.rows.length > 0), this.options);
+    const gains = planHsv(rng, this.options);
+    const images = await Promise.all(picks.map((it, i) => decodeImage(it.image, { size: [plan.tiles[i].nw, plan.tiles[i].nh], flip: plan.tiles[i].flip })));
+    const { cutx, cuty } = plan;
+    const quadrants: [number, number, number, number][] = [
+      [0, 0, cutx, cuty],
+      [0, cuty, cutx, h],
+      [cutx, cuty, w, h],
+      [cutx, 0, w, cuty],
+    ];
+    const canvas = greyCanvas(w, h);
+    images.forEach((img, i) => {
+      const t = plan.tiles[i];
+      paste(canvas, w, h, img.data, t.nw, t.nh, t.dx, t.dy, quadrants[i]);
+    });
+    hsvJitter(canvas, gains);
+    const tileRows = picks.map((it, i) => placeBoxes(rng, it.rows, sizes[i][0], sizes[i][1], plan.tiles[i], w, h, 'source'));
+    return { pixels: canvas, rows: mergeMosaicBoxes(tileRows, cutx, cuty), kind: 'mosaic' };
+  }
+}
+
+/** Writes a sample's pixels as float32 0..1 into `out` at `offset` (mixup: the plain average, §3.7). */
+export function writePixels(sample: AugmentedSample, out: Float32Array, offset: number): void {
+  const a = sample.pixels;
+  const b = sample.mixWith;
+  if (b) for (let i = 0; i < a.length; i++) out[offset + i] = (a[i] + b[i]) * (0.5 / 255);
+  else for (let i = 0; i < a.length; i++) out[offset + i] = a[i] / 255;
+}
