@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { register as registerDataset } from './dataset.js';
 
 /** The package version, read from package.json. */
 export function packageVersion(): string {
@@ -16,7 +17,7 @@ export function packageVersion(): string {
 export type CommandRegistrar = (program: Command) => void;
 
 /** Every command, in the order `--help` lists them. */
-const registrars: CommandRegistrar[] = [];
+const registrars: CommandRegistrar[] = [registerDataset];
 
 /** Builds the commander program with every command registered. */
 export function buildProgram(): Command {
