@@ -3,3 +3,8 @@ export type { FocalOptions, LossOptions, LossReduction, TensorInput } from './op
 export { binaryCrossEntropy, PROBABILITY_EPSILON } from './bce.js';
 export { sigmoidFocalLoss, binaryFocalLoss, DEFAULT_ALPHA, DEFAULT_GAMMA } from './focal.js';
 export { boxIou, iouLoss, IOU_TYPES, type IouType, type BoxIouOptions } from './iou.js';
+export { softmaxFocalLoss } from './softmax.js';
+export { qualityFocalLoss, varifocalLoss, polyFocalLoss } from './soft-targets.js';
+export type { QualityFocalOptions, VarifocalOptions, PolyFocalOptions } from './soft-targets.js';
+export { priorBias } from './prior.js';
+export { kerasLoss, binaryFocalCrossentropy, categoricalFocalCrossentropy, type KerasLossFunction, type KerasFocalOptions } from './keras.js';
