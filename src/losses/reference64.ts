@@ -57,3 +57,51 @@ export function centralDifference(f: (x: number) => number, x: number, h: number
 export function linspace(lo: number, hi: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
 }
+
+/** Softmax focal loss of one row: −Σ_c a_c·y_c·(1 − p_c)^γ·log p_c (a = per-class α, or 1). */
+export function softmaxFocal64(x: number[], y: number[], gamma: number, a?: number[]): number {
+  const max = Math.max(...x);
+  const lse = max + Math.log(x.reduce((s, v) => s + Math.exp(v - max), 0));
+  let loss = 0;
+  for (let c = 0; c < x.length; c++) {
+    const l = x[c] - lse;
+    loss -= (a ? a[c] : 1) * y[c] * Math.pow(-Math.expm1(l), gamma) * l;
+  }
+  return loss;
+}
+
+/** Its gradient dL/dx_j = p_j·Σ_c w_c − w_j, w_c = a_c·y_c·u_c^γ·(1 − γ·p_c·l_c/u_c). */
+export function softmaxFocalGrad64(x: number[], y: number[], gamma: number, a?: number[]): number[] {
+  const max = Math.max(...x);
+  const lse = max + Math.log(x.reduce((s, v) => s + Math.exp(v - max), 0));
+  const p = x.map((v) => Math.exp(v - lse));
+  const w = x.map((v, c) => {
+    const l = v - lse;
+    const u = -Math.expm1(l);
+    const ratio = u > 0 ? l / u : -1;
+    return (a ? a[c] : 1) * y[c] * Math.pow(u, gamma) * (1 - gamma * p[c] * ratio);
+  });
+  const total = w.reduce((s, v) => s + v, 0);
+  return p.map((pj, j) => pj * total - w[j]);
+}
+
+/** Quality focal loss CE(x, y)·|y − σ(x)|^β and its analytic gradient (GFL). */
+export function qfl64(x: number, y: number, beta: number): { loss: number; grad: number } {
+  const p = sigmoid64(x);
+  const d = y * sigmoid64(-x) - (1 - y) * p; // y − p
+  const ce = ce64(x, y);
+  const ad = Math.abs(d);
+  const grad = Math.pow(ad, beta) * -d + (ad === 0 ? 0 : ce * beta * Math.pow(ad, beta - 1) * -Math.sign(d) * p * sigmoid64(-x));
+  return { loss: ce * Math.pow(ad, beta), grad };
+}
+
+/** Varifocal loss: y·CE(x, y) if y > 0 (1·CE without IoU weighting), else α·σ(x)^γ·CE(x, 0). */
+export function vfl64(x: number, y: number, alpha: number, gamma: number, iouWeighted = true): number {
+  return y > 0 ? (iouWeighted ? y : 1) * ce64(x, y) : alpha * Math.pow(sigmoid64(x), gamma) * ce64(x, 0);
+}
+
+/** Poly-1 focal: FL + ε·(1 − p_t)^(γ+1). */
+export function polyFocal64(x: number, y: number, alpha: number | null, gamma: number, epsilon: number): number {
+  const m = y * sigmoid64(-x) + (1 - y) * sigmoid64(x);
+  return focal64(x, y, alpha, gamma) + epsilon * Math.pow(m, gamma + 1);
+}
