@@ -11,3 +11,8 @@ export {
   encodeSafetensors, decodeSafetensors, exportSafetensors, importSafetensors,
   type SafetensorsDtype, type SafetensorsEntry, type SafetensorsImportInfo,
 } from './safetensors.js';
+export {
+  saveCheckpoint, loadCheckpoint, checkpointFiles, SIDECAR_FILE, MODEL_FILE,
+  type CheckpointMeta, type SaveCheckpointOptions, type CheckpointFiles,
+} from './checkpoint.js';
+export { layersModelTopology } from './layers-topology.js';
