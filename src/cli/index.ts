@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as registerDataset } from './dataset.js';
+import { register as registerAnchors } from './anchors.js';
 
 /** The package version, read from package.json. */
 export function packageVersion(): string {
@@ -17,7 +18,7 @@ export function packageVersion(): string {
 export type CommandRegistrar = (program: Command) => void;
 
 /** Every command, in the order `--help` lists them. */
-const registrars: CommandRegistrar[] = [registerDataset];
+const registrars: CommandRegistrar[] = [registerDataset, registerAnchors];
 
 /** Builds the commander program with every command registered. */
 export function buildProgram(): Command {
