@@ -83,6 +83,23 @@ bool isPointwise(const at::Tensor& f, const ConvGeometry& g) {
          g.pads[0] == 0 && g.pads[1] == 0 && g.pads[2] == 0 && g.pads[3] == 0;
 }
 
+// ATen's output rows/cols for an input extent (explicit padding included).
+int64_t atenOut(int64_t in, int64_t k, int64_t s, int64_t d, int64_t padTotal) {
+  return (in + padTotal - d * (k - 1) - 1) / s + 1;
+}
+
+// tfjs sizes outputs for a numeric pad from the filter height and stride height alone; its kernels
+// then compute only that many rows/columns. Match it by cropping (forward) or zero-extending dy (backward).
+at::Tensor cropNHWC(const at::Tensor& y, const std::vector<int64_t>& outHW) {
+  if (outHW.empty() || (y.size(1) == outHW[0] && y.size(2) == outHW[1])) return y;
+  return y.narrow(1, 0, outHW[0]).narrow(2, 0, outHW[1]).contiguous();
+}
+
+at::Tensor extendDy(const at::Tensor& dy, int64_t h, int64_t w) {
+  if (dy.size(1) == h && dy.size(2) == w) return dy;
+  return at::constant_pad_nd(dy, {0, 0, 0, w - dy.size(2), 0, h - dy.size(1)}, 0);
+}
+
 at::Tensor conv2d(const at::Tensor& x, const at::Tensor& f, const ConvGeometry& g, bool depthwise) {
   if (!depthwise && isPointwise(f, g)) {
     // A 1×1 convolution is a matmul over NHWC rows; this keeps it off ATen's slow single-thread path.
@@ -96,8 +113,10 @@ at::Tensor conv2d(const at::Tensor& x, const at::Tensor& f, const ConvGeometry& 
   return toNHWC(y);
 }
 
-at::Tensor convBackpropInput(const at::Tensor& dy, const at::Tensor& f, std::vector<int64_t> inShape,
+at::Tensor convBackpropInput(const at::Tensor& dyIn, const at::Tensor& f, std::vector<int64_t> inShape,
                              const ConvGeometry& g, bool depthwise) {
+  at::Tensor dy = extendDy(dyIn, atenOut(inShape[1], f.size(0), g.strides[0], g.dilations[0], g.pads[0] + g.pads[1]),
+                           atenOut(inShape[2], f.size(1), g.strides[1], g.dilations[1], g.pads[2] + g.pads[3]));
   if (!depthwise && isPointwise(f, g)) {
     int64_t ci = f.size(2), co = f.size(3);
     return at::mm(dy.reshape({-1, co}), f.reshape({ci, co}).t()).view(inShape);
@@ -118,8 +137,10 @@ at::Tensor convBackpropInput(const at::Tensor& dy, const at::Tensor& f, std::vec
   return unpadNHWC(toNHWC(std::get<0>(grads)), g, h, wd).contiguous();
 }
 
-at::Tensor convBackpropFilter(const at::Tensor& x, const at::Tensor& dy, std::vector<int64_t> fShape,
+at::Tensor convBackpropFilter(const at::Tensor& x, const at::Tensor& dyIn, std::vector<int64_t> fShape,
                               const ConvGeometry& g, bool depthwise) {
+  at::Tensor dy = extendDy(dyIn, atenOut(x.size(1), fShape[0], g.strides[0], g.dilations[0], g.pads[0] + g.pads[1]),
+                           atenOut(x.size(2), fShape[1], g.strides[1], g.dilations[1], g.pads[2] + g.pads[3]));
   if (!depthwise && isPointwise(at::empty(fShape), g)) {
     int64_t ci = fShape[2], co = fShape[3];
     return at::mm(x.reshape({-1, ci}).t(), dy.reshape({-1, co})).view(fShape);
@@ -179,13 +200,15 @@ std::tuple<at::Tensor, at::Tensor, ConvGeometry, std::vector<int64_t>> poolSetup
 
 Tensors maxPool(const Tensors& xs, const Attrs& a) {
   auto [xn, xp, g, k] = poolSetup(in(xs, 0, "MaxPool"), a);
-  return {toNHWC(at::max_pool2d(xn, k, g.strides, g.padding(), g.dilations, false))};
+  return {cropNHWC(toNHWC(at::max_pool2d(xn, k, g.strides, g.padding(), g.dilations, false)), a.ints("outHW"))};
 }
 
 Tensors maxPoolGrad(const Tensors& xs, const Attrs& a) {
-  const at::Tensor& dy = in(xs, 0, "MaxPoolGrad");
   const at::Tensor& x = in(xs, 1, "MaxPoolGrad");
   auto [xn, xp, g, k] = poolSetup(x, a);
+  const at::Tensor dy = extendDy(in(xs, 0, "MaxPoolGrad"),
+                                 atenOut(xp.size(1), k[0], g.strides[0], 1, g.pads[0] + g.pads[1]),
+                                 atenOut(xp.size(2), k[1], g.strides[1], 1, g.pads[2] + g.pads[3]));
   auto pooled = at::max_pool2d_with_indices(xn, k, g.strides, g.padding(), g.dilations, false);
   at::Tensor dx = at::max_pool2d_with_indices_backward(toNCHW(dy), xn, k, g.strides, g.padding(), g.dilations,
                                                        false, std::get<1>(pooled));
@@ -492,16 +515,19 @@ std::unordered_map<std::string, Kernel> buildRegistry() {
   r["_FusedMatMul"] = [](const Tensors& xs, const Attrs& a) { return fusedEpilogue(matmul(xs, a)[0], xs, a); };
 
   r["Conv2D"] = [](const Tensors& xs, const Attrs& a) -> Tensors {
-    return {conv2d(in(xs, 0, "Conv2D"), in(xs, 1, "Conv2D"), geometry(a), false)};
+    return {cropNHWC(conv2d(in(xs, 0, "Conv2D"), in(xs, 1, "Conv2D"), geometry(a), false), a.ints("outHW"))};
   };
   r["FusedConv2D"] = [](const Tensors& xs, const Attrs& a) {
-    return fusedEpilogue(conv2d(in(xs, 0, "FusedConv2D"), in(xs, 1, "FusedConv2D"), geometry(a), false), xs, a);
+    return fusedEpilogue(cropNHWC(conv2d(in(xs, 0, "FusedConv2D"), in(xs, 1, "FusedConv2D"), geometry(a), false), a.ints("outHW")),
+                         xs, a);
   };
   r["DepthwiseConv2dNative"] = [](const Tensors& xs, const Attrs& a) -> Tensors {
-    return {conv2d(in(xs, 0, "DepthwiseConv2dNative"), in(xs, 1, "DepthwiseConv2dNative"), geometry(a), true)};
+    return {cropNHWC(conv2d(in(xs, 0, "DepthwiseConv2dNative"), in(xs, 1, "DepthwiseConv2dNative"), geometry(a), true),
+                     a.ints("outHW"))};
   };
   r["FusedDepthwiseConv2D"] = [](const Tensors& xs, const Attrs& a) {
-    return fusedEpilogue(conv2d(in(xs, 0, "FusedDepthwiseConv2D"), in(xs, 1, "FusedDepthwiseConv2D"), geometry(a), true),
+    return fusedEpilogue(cropNHWC(conv2d(in(xs, 0, "FusedDepthwiseConv2D"), in(xs, 1, "FusedDepthwiseConv2D"), geometry(a), true),
+                                  a.ints("outHW")),
                          xs, a);
   };
   r["Conv2DBackpropInput"] = [](const Tensors& xs, const Attrs& a) -> Tensors {

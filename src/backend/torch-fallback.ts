@@ -22,7 +22,11 @@ export function runOnCpu(kernelName: string, args: { inputs: tf.NamedTensorInfoM
     warned.add(kernelName);
     console.warn(`[focal-yolo] torch backend: kernel '${kernelName}' has no native version; running the cpu kernel on copies (slow).`);
   }
-  cpu ??= new MathBackendCPU();
+  if (cpu === undefined) {
+    cpu = new MathBackendCPU();
+    // Our own warning above says what matters; skip the cpu backend's "install tfjs-node" banner.
+    (cpu as unknown as { firstUse: boolean }).firstUse = false;
+  }
   const torch = args.backend;
   const written: object[] = [];
   const cpuInputs: tf.NamedTensorInfoMap = {};

@@ -35,7 +35,6 @@ function listInputs(inputs: Inputs): tf.TensorInfo[] {
   return Object.values(inputs as unknown as Record<string, tf.TensorInfo>);
 }
 
-const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, v[1] as number] : [v as number, v as number]);
 
 function padsOf(info: tf.backend_util.Conv2DInfo): number[] {
   const p = info.padInfo;
@@ -63,6 +62,7 @@ function convAttrs(xShape: number[], filterShape: number[], attrs: Attrs, depthw
     strides: [info.strideHeight, info.strideWidth],
     dilations: [info.dilationHeight, info.dilationWidth],
     pads: padsOf(info),
+    outHW: [info.outHeight, info.outWidth],
   };
 }
 
@@ -82,7 +82,10 @@ function poolAttrs(x: tf.TensorInfo, attrs: Attrs, kernel: string): NativeAttrs 
     x.shape as Shape4, attrs.filterSize as [number, number] | number, attrs.strides as [number, number] | number, 1,
     attrs.pad as Pad, attrs.dimRoundingMode as Rounding);
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new Error(`${kernel}: dilated pooling is not supported.`);
-  return { filter: [info.filterHeight, info.filterWidth], strides: [info.strideHeight, info.strideWidth], pads: padsOf(info) };
+  return {
+    filter: [info.filterHeight, info.filterWidth], strides: [info.strideHeight, info.strideWidth], pads: padsOf(info),
+    outHW: [info.outHeight, info.outWidth],
+  };
 }
 
 /** Source row (or column) of each output row under tfjs's nearest-neighbour rules. */
@@ -117,10 +120,10 @@ const UNARY: Record<string, tf.DataType | undefined> = {
 
 /** Binary kernels: 'upcast' gives tfjs's upcast dtype, otherwise the fixed result dtype. */
 const BINARY: Record<string, 'upcast' | tf.DataType> = {
-  Add: 'upcast', Sub: 'upcast', Multiply: 'upcast', RealDiv: 'upcast', FloorDiv: 'upcast', Mod: 'upcast',
+  Add: 'upcast', Sub: 'upcast', Multiply: 'upcast', RealDiv: 'upcast', FloorDiv: 'int32', Mod: 'upcast',
   Pow: 'upcast', Maximum: 'upcast', Minimum: 'upcast', SquaredDifference: 'upcast', Atan2: 'float32',
   Equal: 'bool', NotEqual: 'bool', Less: 'bool', LessEqual: 'bool', Greater: 'bool', GreaterEqual: 'bool',
-  LogicalAnd: 'bool', LogicalOr: 'bool', LogicalXor: 'bool',
+  LogicalAnd: 'bool', LogicalOr: 'bool',
 };
 
 const REDUCE: Record<string, string> = { Sum: 'axis', Prod: 'axis', Mean: 'axis', Max: 'reductionIndices', Min: 'axis', All: 'axis', Any: 'axis' };
@@ -221,9 +224,9 @@ function kernelTable(): Record<string, NativeKernel> {
     const info = tf.slice_util.sliceInfo(
       x.shape, attrs.begin as number[], attrs.end as number[], attrs.strides as number[], attrs.beginMask as number,
       attrs.endMask as number, attrs.ellipsisMask as number, attrs.newAxisMask as number, attrs.shrinkAxisMask as number);
-    return b.run1('StridedSlice', [x], {
-      begin: info.begin, counts: info.finalShapeSparse, strides: info.strides, outShape: info.finalShape,
-    });
+    // Elements kept per dimension (shrunk dimensions keep one).
+    const counts = info.begin.map((b0, i) => Math.max(0, Math.ceil((info.end[i] - b0) / info.strides[i])));
+    return b.run1('StridedSlice', [x], { begin: info.begin, counts, strides: info.strides, outShape: info.finalShape });
   };
   table.PadV2 = (b, inputs, attrs) =>
     b.run1('PadV2', [input(inputs, 'x', 'PadV2')], {
@@ -233,16 +236,6 @@ function kernelTable(): Record<string, NativeKernel> {
   table.Reverse = (b, inputs, attrs) => {
     const x = input(inputs, 'x', 'Reverse');
     return b.run1('Reverse', [x], { dims: tf.util.parseAxisParam(attrs.dims as number | number[], x.shape) });
-  };
-  table.BroadcastTo = (b, inputs, attrs) => {
-    const x = input(inputs, 'x', 'BroadcastTo');
-    const shape = attrs.shape as number[];
-    // tfjs aligns x to the right, like numpy; ATen's expand wants equal ranks.
-    const padded = [...new Array<number>(shape.length - x.shape.length).fill(1), ...x.shape];
-    const xr = b.run1('Reshape', [x], { shape: padded });
-    const out = b.run1('BroadcastTo', [xr], { shape });
-    b.disposeIntermediate(xr);
-    return out;
   };
   table.GatherV2 = (b, inputs, attrs) => {
     const x = input(inputs, 'x', 'GatherV2');
