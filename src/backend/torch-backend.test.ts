@@ -1,0 +1,108 @@
+// The torch backend's plumbing: registration, threads, errors, the cpu fallback, and memory that
+// follows tfjs's disposals (50 training steps of a small conv-net leave tensors and RSS flat).
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from './index.js';
+import { ADDON_PATH, loadTorchAddon } from './torch-addon.js';
+import { fallbackKernelsUsed, setTorchThreads, torchThreads } from './torch.js';
+
+const skip = existsSync(ADDON_PATH) ? false : `addon not built (${ADDON_PATH}); run npm run build:native`;
+
+test('initBackend starts torch, which runs ops and reads values back', { skip }, async () => {
+  assert.equal(await initBackend({ prefer: 'torch', quiet: true }), 'torch');
+  assert.equal(tf.getBackend(), 'torch');
+  const y = tf.add(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.scalar(10));
+  assert.deepEqual(Array.from(await y.data()), [11, 12, 13, 14]);
+  assert.deepEqual(Array.from(tf.tensor1d([true, false], 'bool').dataSync()), [1, 0]);
+  assert.deepEqual(tf.tensor1d(['a', 'b'], 'string').dataSync(), ['a', 'b']);
+  y.dispose();
+});
+
+test('threads follow the option, FOCAL_YOLO_THREADS and setTorchThreads; bad values are one-line errors', { skip }, async () => {
+  const saved = process.env.FOCAL_YOLO_THREADS;
+  try {
+    process.env.FOCAL_YOLO_THREADS = '1';
+    await initBackend({ prefer: 'torch', quiet: true });
+    assert.equal(torchThreads(), 1);
+    setTorchThreads(2);
+    assert.equal(torchThreads(), 2);
+    assert.throws(() => setTorchThreads(0), /^Error: threads=0 is not a positive integer/);
+    process.env.FOCAL_YOLO_THREADS = 'many';
+    await assert.rejects(initBackend({ prefer: 'torch', quiet: true }), /FOCAL_YOLO_THREADS=many is not a positive integer/);
+  } finally {
+    if (saved === undefined) delete process.env.FOCAL_YOLO_THREADS;
+    else process.env.FOCAL_YOLO_THREADS = saved;
+  }
+  await initBackend({ prefer: 'torch', quiet: true });
+});
+
+test('a libtorch exception becomes a JS error with its message; unsupported attributes name the kernel', { skip }, async () => {
+  await initBackend({ prefer: 'torch', quiet: true });
+  const addon = loadTorchAddon();
+  const a = addon.create(new Float32Array(6), [2, 3], 0);
+  const b = addon.create(new Float32Array(4), [4], 0);
+  assert.throws(() => addon.op('Add', [a, b]), /^Error: Add: The size of tensor a \(3\) must match the size of tensor b \(4\)/);
+  assert.throws(() => addon.op('NoSuchKernel', [a]), /no native kernel named 'NoSuchKernel'/);
+  addon.free(a);
+  addon.free(b);
+  const x = tf.zeros([1, 3, 4, 4]) as tf.Tensor4D;
+  assert.throws(() => tf.conv2d(x, tf.zeros([1, 1, 3, 2]) as tf.Tensor4D, 1, 'same', 'NCHW'), /Conv2D: dataFormat 'NCHW' is not supported by the torch backend/);
+  assert.throws(() => tf.complex([1], [2]).add(1), /complex64/);
+});
+
+test('a kernel without a native version falls back to cpu, correctly, with one warning naming it', { skip }, async () => {
+  await initBackend({ prefer: 'torch', quiet: true });
+  const warnings: string[] = [];
+  const original = console.warn;
+  console.warn = (msg: unknown) => warnings.push(String(msg));
+  try {
+    for (let i = 0; i < 3; i++) {
+      const { values, indices } = tf.topk(tf.tensor1d([3, 9, 1, 7]), 2);
+      assert.deepEqual(Array.from(values.dataSync()), [9, 7]);
+      assert.deepEqual(Array.from(indices.dataSync()), [1, 3]);
+    }
+  } finally {
+    console.warn = original;
+  }
+  assert.equal(warnings.filter((w) => w.includes("'TopK'")).length, 1, `warnings: ${warnings.join(' | ')}`);
+  assert.ok(fallbackKernelsUsed().includes('TopK'));
+});
+
+test('memory: 50 training steps of a small conv-net leave tf.memory(), native tensors and RSS flat', { skip }, async () => {
+  await initBackend({ prefer: 'torch', quiet: true });
+  const addon = loadTorchAddon();
+  const w1 = tf.variable(tf.randomNormal([3, 3, 3, 16], 0, 0.1));
+  const w2 = tf.variable(tf.randomNormal([3, 3, 16, 32], 0, 0.1));
+  const w3 = tf.variable(tf.randomNormal([1, 1, 32, 4], 0, 0.1));
+  const optimizer = tf.train.adam(1e-3);
+  const images = tf.randomUniform([8, 64, 64, 3]) as tf.Tensor4D;
+  const target = tf.randomUniform([8, 16, 16, 4]);
+  const step = (): number => {
+    const loss = optimizer.minimize(() => {
+      let h = tf.leakyRelu(tf.conv2d(images, w1 as tf.Tensor4D, 1, 'same'), 0.1);
+      h = tf.maxPool(h, 2, 2, 'same');
+      h = tf.leakyRelu(tf.conv2d(h, w2 as tf.Tensor4D, 2, 'same'), 0.1);
+      const out = tf.conv2d(h, w3 as tf.Tensor4D, 1, 'same');
+      return tf.mean(tf.square(tf.sub(tf.sigmoid(out), target)));
+    }, true);
+    const value = loss!.dataSync()[0];
+    loss!.dispose();
+    return value;
+  };
+  const losses: number[] = [];
+  for (let i = 0; i < 10; i++) losses.push(step());
+  const tensors = tf.memory().numTensors;
+  const native = addon.live();
+  const rss = process.memoryUsage().rss;
+  for (let i = 10; i < 50; i++) losses.push(step());
+  const grownMB = (process.memoryUsage().rss - rss) / 2 ** 20;
+  assert.equal(tf.memory().numTensors, tensors, 'tfjs tensors after 50 steps');
+  assert.deepEqual(addon.live(), native, 'native tensors and bytes after 50 steps');
+  // One step allocates ~10 MB of activations and gradients; a leak of them would show as hundreds of MB.
+  assert.ok(grownMB < 48, `RSS grew ${grownMB.toFixed(1)} MB over 40 steps`);
+  assert.ok(losses[49] < losses[0], `training reduces the loss (${losses[0]} → ${losses[49]})`);
+  tf.dispose([w1, w2, w3, images, target]);
+  optimizer.dispose();
+});
