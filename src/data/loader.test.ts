@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { readSplit } from './dataset.js';
+import { createLoader } from './loader.js';
+import { pipelineItems, SamplePipeline } from './pipeline.js';
+import { synthesizeDataset } from './synth.js';
+import type { Batch } from './batch.js';
+import type { Sample } from './types.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'focal-yolo-loader-'));
+let samples: Sample[];
+before(async () => {
+  const { yaml } = await synthesizeDataset({ out: dir, images: 24, classes: 3, size: 96, seed: 2, valFraction: 0 });
+  samples = (await readSplit(yaml, 'train')).samples;
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function collect(workers: number, epoch: number, seed = 5, extra = {}): Promise<Batch[]> {
+  const loader = createLoader(samples, { inputShape: [64, 64], batchSize: 4, workers, seed, epochs: 10, ...extra });
+  try {
+    const out: Batch[] = [];
+    for await (const b of loader.epoch(epoch)) out.push(b);
+    return out;
+  } finally {
+    await loader.close();
+  }
+}
+
+function sameBatches(a: Batch[], b: Batch[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((x, i) => x.images.every((v, j) => v === b[i].images[j]) && x.targets.every((t, k) => t.length === b[i].targets[k].length && t.every((v, j) => v === b[i].targets[k][j])))
+  );
+}
+
+describe('DataLoader', () => {
+  test('batches have the documented shape and content', async () => {
+    const batches = await collect(0, 0);
+    assert.equal(batches.length, 6);
+    for (const b of batches) {
+      assert.deepEqual(b.shape, [4, 64, 64, 3]);
+      assert.equal(b.images.length, 4 * 64 * 64 * 3);
+      assert.ok(b.images.every((v) => v >= 0 && v <= 1));
+      assert.equal(b.targets.length, 4);
+      for (const t of b.targets) {
+        assert.equal(t.length % 5, 0);
+        for (let i = 0; i < t.length; i += 5) {
+          assert.ok(t[i + 2] > 0 && t[i + 3] > 0, 'positive width and height');
+          assert.ok(t[i] >= 0 && t[i] <= 1 && t[i + 1] >= 0 && t[i + 1] <= 1, 'centre inside');
+          assert.ok([0, 1, 2].includes(t[i + 4]), 'class index');
+        }
+      }
+    }
+    // every sample appears once per epoch
+    assert.deepEqual(batches.flatMap((b) => b.indices).sort((x, y) => x - y), Array.from({ length: 24 }, (_, i) => i));
+  });
+
+  test('same seed → identical batches, in-process and with 2 worker threads; epochs differ', async () => {
+    const inProcess = await collect(0, 1);
+    const threaded = await collect(2, 1);
+    assert.ok(sameBatches(inProcess, threaded), 'worker threads change nothing');
+    const again = await collect(1, 1);
+    assert.ok(sameBatches(inProcess, again), 'a second run repeats the first');
+    const nextEpoch = await collect(0, 2);
+    assert.ok(!sameBatches(inProcess, nextEpoch), 'epoch 2 differs from epoch 1');
+    assert.notDeepEqual(inProcess.map((b) => b.indices), nextEpoch.map((b) => b.indices), 'the order is reshuffled');
+    const otherSeed = await collect(0, 1, 6);
+    assert.ok(!sameBatches(inProcess, otherSeed), 'another seed differs');
+  });
+
+  test('a loader closes cleanly mid-epoch; a closed loader refuses new epochs', async () => {
+    const loader = createLoader(samples, { inputShape: [64, 64], batchSize: 4, workers: 2, seed: 1 });
+    for await (const b of loader.epoch(0)) {
+      assert.equal(b.shape[0], 4);
+      break;
+    }
+    await loader.close();
+    await loader.close();
+    await assert.rejects(loader.epoch(0).next(), /loader is closed/);
+  });
+
+  test('a missing image fails the batch with the file name (workers and in-process)', async () => {
+    const broken = [...samples.slice(0, 3), { ...samples[3], image: join(dir, 'gone.jpg'), width: undefined, height: undefined }];
+    for (const workers of [0, 1]) {
+      const loader = createLoader(broken, { inputShape: [64, 64], batchSize: 4, workers, seed: 1, mosaic: false });
+      await assert.rejects(
+        (async () => {
+          for await (const _ of loader.epoch(0)) void _;
+        })(),
+        /gone\.jpg/,
+      );
+      await loader.close();
+    }
+  });
+
+  test('bad options are refused at the boundary', () => {
+    assert.throws(() => createLoader(samples, { inputShape: [60, 64], batchSize: 4 }), /multiples of 32/);
+    assert.throws(() => createLoader(samples, { inputShape: [64, 64], batchSize: 0 }), /batchSize 0/);
+    assert.throws(() => createLoader(samples, { inputShape: [64, 64], batchSize: 30 }), /fewer than batchSize 30/);
+    assert.throws(() => createLoader(samples, { inputShape: [64, 64], batchSize: 4, mosaicProb: 2 }), /mosaicProb 2/);
+  });
+});
+
+describe('sample selection (§3.2)', () => {
+  test('mosaic ≈ mosaicProb, mixup only after mosaic, none after epochs·specialAugRatio, val letterbox only', async () => {
+    const p = new SamplePipeline(pipelineItems(samples), { inputShape: [64, 64], epochs: 10, specialAugRatio: 0.7 });
+    const kinds = async (epoch: number) => {
+      const count: Record<string, number> = {};
+      for (let k = 0; k < 120; k++) {
+        const s = await p.sample(k % samples.length, epoch, k);
+        count[s.kind] = (count[s.kind] ?? 0) + 1;
+      }
+      return count;
+    };
+    const early = await kinds(6); // 6 < 10·0.7
+    const mosaics = (early.mosaic ?? 0) + (early['mosaic+mixup'] ?? 0);
+    assert.ok(mosaics > 40 && mosaics < 80, `mosaic share ${mosaics}/120 should be near 0.5`);
+    assert.ok((early['mosaic+mixup'] ?? 0) > 10 && (early['mosaic+mixup'] ?? 0) < mosaics, `mixup ${early['mosaic+mixup']} of ${mosaics} mosaics`);
+    assert.deepEqual(await kinds(7), { random: 120 }, 'epoch 7 ≥ 10·0.7: ordinary augmentation only');
+    const val = new SamplePipeline(pipelineItems(samples), { inputShape: [64, 64], train: false });
+    assert.equal((await val.sample(0, 0, 0)).kind, 'letterbox');
+  });
+
+  test('difficult and crowd objects are left out of training targets', () => {
+    const items = pipelineItems([{ image: 'x.jpg', boxes: [[0, 0, 5, 5], [1, 1, 6, 6], [2, 2, 7, 7]], classes: [0, 1, 2], difficult: [false, true, false], crowd: [false, false, true] }]);
+    assert.deepEqual(items[0].rows, [[0, 0, 5, 5, 0]]);
+  });
+});
