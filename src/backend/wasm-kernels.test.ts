@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { assertAllClose, useBackend } from '../../test/helpers.js';
+import { registerWasmKernels, WASM_KERNELS } from './wasm-kernels.js';
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+type Shape4 = [number, number, number, number];
+
+/** Deterministic values in [-1, 1) (mulberry32), so both backends see the same data. */
+function randomValues(size: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+interface Case {
+  x: Shape4;
+  k: number;
+  co: number;
+  stride: number;
+  pad: Pad;
+}
+
+/** Both gradient kernels on the active backend, as plain arrays. */
+function gradients(c: Case, seed: number): { dx: Float32Array; dw: Float32Array } {
+  return tf.tidy(() => {
+    const filterShape: Shape4 = [c.k, c.k, c.x[3], c.co];
+    const x = tf.tensor4d(randomValues(tf.util.sizeFromShape(c.x), seed), c.x);
+    const w = tf.tensor4d(randomValues(tf.util.sizeFromShape(filterShape), seed + 1), filterShape);
+    const yShape = tf.conv2d(x, w, c.stride, c.pad).shape;
+    const dy = tf.tensor4d(randomValues(tf.util.sizeFromShape(yShape), seed + 2), yShape);
+    const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+    const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
+  });
+}
+
+/** Relative error < 1e-4: |a − b| ≤ 1e-4 · (|b| + max|b|). */
+function assertRelClose(actual: Float32Array, expected: Float32Array, what: string): void {
+  let scale = 0;
+  for (const v of expected) scale = Math.max(scale, Math.abs(v));
+  assert.ok(scale > 0, `${what}: the reference is all zeros, the case tests nothing`);
+  assertAllClose(actual, expected, { rtol: 1e-4, atol: 1e-4 * scale, what });
+}
+
+async function compareWithCpu(c: Case, seed: number): Promise<void> {
+  await useBackend('cpu');
+  const expected = gradients(c, seed);
+  await useBackend('wasm');
+  const actual = gradients(c, seed);
+  const name = `x [${c.x}] ${c.k}x${c.k}→${c.co} stride ${c.stride} pad ${JSON.stringify(c.pad)}`;
+  assertRelClose(actual.dx, expected.dx, `Conv2DBackpropInput ${name}`);
+  assertRelClose(actual.dw, expected.dw, `Conv2DBackpropFilter ${name}`);
+}
+
+test('wasm conv-gradient kernels match the cpu backend over shapes, strides and paddings', async () => {
+  const pads: Pad[] = ['same', 'valid', 1, [[0, 0], [2, 0], [0, 1], [0, 0]]];
+  const spatial: [number, number][] = [[7, 7], [8, 8], [6, 9]];
+  let seed = 1;
+  let cases = 0;
+  for (const [h, w] of spatial) {
+    for (const k of [1, 2, 3, 5]) {
+      for (const stride of [1, 2]) {
+        for (const pad of pads) {
+          await compareWithCpu({ x: [2, h, w, 3], k, co: 4, stride, pad }, seed++);
+          cases++;
+        }
+      }
+    }
+  }
+  assert.equal(cases, 96);
+});
+
+test('wasm conv-gradient kernels match cpu at YOLO-like channel counts and odd strides', async () => {
+  await compareWithCpu({ x: [1, 13, 13, 32], k: 3, co: 48, stride: 1, pad: 'same' }, 101);
+  await compareWithCpu({ x: [2, 12, 10, 16], k: 3, co: 8, stride: 2, pad: 'same' }, 102);
+  await compareWithCpu({ x: [1, 11, 11, 5], k: 3, co: 6, stride: 3, pad: 'valid' }, 103);
+  await compareWithCpu({ x: [1, 10, 10, 24], k: 1, co: 20, stride: 1, pad: 'valid' }, 104);
+});
+
+test('Conv2DBackpropFilter splits large problems into chunks that add up to the whole', async () => {
+  // K·K·Ci·N·Ho·Wo = 72·16384 > 2^20 elements: two chunks, split in the middle of an output row.
+  await compareWithCpu({ x: [4, 64, 64, 8], k: 3, co: 8, stride: 1, pad: 'same' }, 201);
+});
+
+test('tf.grad of a small conv net (conv→relu→conv stride 2→mean) agrees on wasm and cpu', async () => {
+  const xShape: Shape4 = [2, 9, 10, 3];
+  const w1Shape: Shape4 = [3, 3, 3, 8];
+  const w2Shape: Shape4 = [3, 3, 8, 6];
+  const run = () =>
+    tf.tidy(() => {
+      const x = tf.tensor4d(randomValues(tf.util.sizeFromShape(xShape), 7), xShape);
+      const w1 = tf.tensor4d(randomValues(tf.util.sizeFromShape(w1Shape), 8), w1Shape);
+      const w2 = tf.tensor4d(randomValues(tf.util.sizeFromShape(w2Shape), 9), w2Shape);
+      const net = (xi: tf.Tensor4D, a: tf.Tensor4D, b: tf.Tensor4D) =>
+        tf.mean(tf.conv2d(tf.relu(tf.conv2d(xi, a, 1, 'same')), b, 2, 'same'));
+      const grads = tf.grads((xi: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => net(xi as tf.Tensor4D, a as tf.Tensor4D, b as tf.Tensor4D))([x, w1, w2]);
+      return grads.map((g) => g.dataSync() as Float32Array);
+    });
+  await useBackend('cpu');
+  const expected = run();
+  await useBackend('wasm');
+  const actual = run();
+  ['d/dx', 'd/dw1', 'd/dw2'].forEach((what, i) => assertRelClose(actual[i], expected[i], what));
+});
+
+test('unsupported attributes are a one-line error naming the kernel and the attribute', async () => {
+  await useBackend('wasm');
+  const x = tf.zeros([1, 5, 5, 2]);
+  const dy = tf.zeros([1, 5, 5, 3]);
+  const filter = tf.zeros([3, 3, 2, 3]);
+  const base = { strides: [1, 1], pad: 'same', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+  assert.throws(
+    () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...base, dataFormat: 'NHWC', dilations: [2, 2], filterShape: [3, 3, 2, 3] }),
+    /^Error: Conv2DBackpropFilter on wasm: dilations \[2,2\] are not supported; use dilation 1\.$/,
+  );
+  assert.throws(
+    () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { ...base, dataFormat: 'NCHW', inputShape: [1, 5, 5, 2] }),
+    /Conv2DBackpropInput on wasm: dataFormat 'NCHW' is not supported; use 'NHWC'/,
+  );
+  tf.dispose([x, dy, filter]);
+});
+
+test('registerWasmKernels installs our kernels once and is idempotent', async () => {
+  await useBackend('wasm');
+  registerWasmKernels();
+  registerWasmKernels();
+  for (const config of WASM_KERNELS) {
+    assert.equal(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc, config.kernelFunc, config.kernelName);
+  }
+});
