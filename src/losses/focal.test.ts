@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertAllClose, backendsUnderTest, useBackend, values } from '../../test/helpers.js';
 import { binaryFocalLoss, sigmoidFocalLoss } from './focal.js';
+import { SIGMOID_FOCAL_KERNEL, setFusedFocalKernel } from './focal-kernel.js';
 import { centralDifference, focal64, focalGrad64, linspace } from './reference64.js';
 
 const backends = await backendsUnderTest();
@@ -16,9 +17,20 @@ function lossAndGrad(y: tf.Tensor, x: tf.Tensor, opts: Parameters<typeof sigmoid
   });
 }
 
-for (const backend of backends) {
-  test(`[${backend}] sigmoidFocalLoss matches the spec's float64 vectors (α 0.25, γ 2), value and gradient`, async () => {
-    await useBackend(backend);
+// cpu and wasm run the fused kernel by default: test the composite ops (torch, webgl) there too
+const modes = backends.flatMap((backend): { backend: string; fused: boolean; label: string }[] => (backend === 'cpu' || backend === 'wasm' ? [
+  { backend, fused: true, label: `${backend}, fused kernel` },
+  { backend, fused: false, label: `${backend}, tfjs ops` },
+] : [{ backend, fused: false, label: backend }]));
+
+for (const { backend, fused, label } of modes) {
+  const useMode = async () => {
+    await useBackend(backend as (typeof backends)[number]);
+    setFusedFocalKernel(fused);
+  };
+
+  test(`[${label}] sigmoidFocalLoss matches the spec's float64 vectors (α 0.25, γ 2), value and gradient`, async () => {
+    await useMode();
     const x = tf.tensor1d([0, 0, 2, -2, 2, -3]);
     const y = tf.tensor1d([1, 0, 1, 1, 0, 0]);
     const r = lossAndGrad(y, x, { alpha: 0.25, gamma: 2 });
@@ -27,8 +39,8 @@ for (const backend of backends) {
     tf.dispose([x, y]);
   });
 
-  test(`[${backend}] gradient = float64 analytic (checked against central differences) over x in [-30, 30], γ in {0, 0.5, 1, 2, 5}, hard and soft labels`, async () => {
-    await useBackend(backend);
+  test(`[${label}] gradient = float64 analytic (checked against central differences) over x in [-30, 30], γ in {0, 0.5, 1, 2, 5}, hard and soft labels`, async () => {
+    await useMode();
     const xs = linspace(-30, 30, 241);
     const ys = [0, 0.3, 0.6, 1];
     const xAll: number[] = [];
@@ -61,10 +73,11 @@ for (const backend of backends) {
       }
     }
     tf.dispose([x, y]);
+    if (fused) assert.ok(tf.getKernel(SIGMOID_FOCAL_KERNEL, backend) !== undefined, 'the fused kernel should have run');
   });
 
-  test(`[${backend}] ±100 logits: loss 0 (to float32) when right, finite gradients for every γ`, async () => {
-    await useBackend(backend);
+  test(`[${label}] ±100 logits: loss 0 (to float32) when right, finite gradients for every γ`, async () => {
+    await useMode();
     const x = tf.tensor1d([100, -100, 100, -100]);
     const y = tf.tensor1d([1, 0, 0, 1]);
     for (const gamma of [0, 0.25, 0.5, 1, 2]) {
@@ -81,8 +94,8 @@ for (const backend of backends) {
     tf.dispose([x, y, autodiff]);
   });
 
-  test(`[${backend}] γ = 0 and α = null is exactly tf.losses.sigmoidCrossEntropy, for every reduction`, async () => {
-    await useBackend(backend);
+  test(`[${label}] γ = 0 and α = null is exactly tf.losses.sigmoidCrossEntropy, for every reduction`, async () => {
+    await useMode();
     const x = tf.tensor2d([[-18.6, 0.51, 2.94, -12.8], [3, -1, 0.2, 40]]);
     const y = tf.tensor2d([[0, 1, 0, 0], [1, 1, 0.3, 1]]);
     const w = tf.tensor2d([[1, 0, 2, 1], [0.5, 1, 1, 0]]);
@@ -100,8 +113,8 @@ for (const backend of backends) {
     tf.dispose([x, y, w]);
   });
 
-  test(`[${backend}] α semantics: positives get α, negatives 1 − α; a per-class α vector indexes the last axis`, async () => {
-    await useBackend(backend);
+  test(`[${label}] α semantics: positives get α, negatives 1 − α; a per-class α vector indexes the last axis`, async () => {
+    await useMode();
     const x = tf.tensor2d([[0.7, -1.2], [0.7, -1.2]]);
     const y = tf.tensor2d([[1, 1], [0, 0]]);
     const ce = values(sigmoidFocalLoss(y, x, { alpha: null, gamma: 0, reduction: 'none' }));
@@ -112,8 +125,8 @@ for (const backend of backends) {
     tf.dispose([x, y]);
   });
 
-  test(`[${backend}] parity with the Keras and TF Addons docstring values`, async () => {
-    await useBackend(backend);
+  test(`[${label}] parity with the Keras and TF Addons docstring values`, async () => {
+    await useMode();
     const x = tf.tensor1d([-18.6, 0.51, 2.94, -12.8]);
     const y = tf.tensor1d([0, 1, 0, 0]);
     assertAllClose(values(sigmoidFocalLoss(y, x, { alpha: null, gamma: 2 })), [0.691], { rtol: 1e-3, what: 'Keras γ 2' });
@@ -123,8 +136,8 @@ for (const backend of backends) {
     tf.dispose([x, y, tfa]);
   });
 
-  test(`[${backend}] binaryFocalLoss (reference probability form) = sigmoidFocalLoss wherever p is inside the clip`, async () => {
-    await useBackend(backend);
+  test(`[${label}] binaryFocalLoss (reference probability form) = sigmoidFocalLoss wherever p is inside the clip`, async () => {
+    await useMode();
     const xs = linspace(-14, 14, 113);
     const yAll = [...xs.map(() => 1), ...xs.map(() => 0), ...xs.map(() => 0.4)];
     const x = tf.tensor1d([...xs, ...xs, ...xs]);
@@ -148,8 +161,8 @@ for (const backend of backends) {
     tf.dispose([x, y]);
   });
 
-  test(`[${backend}] binaryFocalLoss clips like the reference: capped at −ln(1e-7), zero gradient outside the clip`, async () => {
-    await useBackend(backend);
+  test(`[${label}] binaryFocalLoss clips like the reference: capped at −ln(1e-7), zero gradient outside the clip`, async () => {
+    await useMode();
     const y = tf.tensor1d([1, 0, 1]);
     const p = tf.tensor1d([0, 1, 0.5]);
     const loss = values(binaryFocalLoss(y, p, { alpha: 0.25, gamma: 2, reduction: 'none' }));
@@ -161,8 +174,8 @@ for (const backend of backends) {
     tf.dispose([y, p]);
   });
 
-  test(`[${backend}] sigmoidFocalLoss leaks no tensors, forward or backward`, async () => {
-    await useBackend(backend);
+  test(`[${label}] sigmoidFocalLoss leaks no tensors, forward or backward`, async () => {
+    await useMode();
     const x = tf.tensor2d([[1, -2], [30, 0]]);
     const y = tf.tensor2d([[1, 0], [0, 1]]);
     const before = tf.memory().numTensors;

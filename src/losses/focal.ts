@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { clippedBce } from './bce.js';
+import { fusedSigmoidFocal } from './focal-kernel.js';
 import {
   alphaT, checkGamma, checkLabelSmoothing, checkReduction, checkSameShape, reduceLoss, resolveAlpha,
   smoothBinary, toFloat, type FocalOptions, type TensorInput,
@@ -31,11 +32,20 @@ export function logitBce(x: tf.Tensor, y: tf.Tensor, negX = tf.neg(x), oneMinusY
  * Elementwise α_t·m^γ·CE(x, y) with the analytic gradient with respect to x:
  * dL/dx = α_t·m^γ·[(p − y) + γ·CE·(1 − 2y)·p·q/m], where p − y = p·(1 − y) − y·q and p·q/m stays
  * finite (it tends to p_t as m → 0), so the gradient is exact for every γ ≥ 0 even where σ saturates.
- * Labels, α_t get no gradient (they are constants of the loss).
+ * On cpu and wasm one fused pass computes both (focal-kernel.ts); elsewhere tfjs ops do.
+ * Labels and α get no gradient (they are constants of the loss).
  */
-export function sigmoidFocalElementwise(x: tf.Tensor, y: tf.Tensor, at: tf.Tensor | undefined, gamma: number): tf.Tensor {
+export function sigmoidFocalElementwise(x: tf.Tensor, y: tf.Tensor, alpha: number | tf.Tensor1D | null, gamma: number): tf.Tensor {
   const focal = tf.customGrad((logits, save) => {
     const xs = logits as tf.Tensor;
+    const alphaTensor = alpha === null ? undefined : typeof alpha === 'number' ? tf.tensor1d([alpha]) : alpha;
+    const withGrad = tf.engine().state.gradientDepth > 0;
+    const fused = fusedSigmoidFocal(xs, y, alphaTensor, gamma, withGrad);
+    if (fused !== undefined) {
+      if (fused.length > 1) (save as tf.GradSaveFunc)([fused[1]]);
+      return { value: fused[0], gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(dy, saved[0])] };
+    }
+    const at = alphaT(alpha, y);
     const negX = tf.neg(xs);
     const p = tf.sigmoid(xs);
     const q = tf.sigmoid(negX);
@@ -105,7 +115,7 @@ export function sigmoidFocalLoss(labels: TensorInput, logits: TensorInput, opts:
     checkSameShape(y0, x, ['labels', 'logits'], op);
     const alpha = resolveAlpha(opts.alpha === undefined ? DEFAULT_ALPHA : opts.alpha, x.shape, op);
     const y = smoothBinary(y0, eps);
-    return reduceLoss(sigmoidFocalElementwise(x, y, alphaT(alpha, y), gamma), opts, op);
+    return reduceLoss(sigmoidFocalElementwise(x, y, alpha, gamma), opts, op);
   });
 }
 

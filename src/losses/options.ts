@@ -152,6 +152,19 @@ export function checkReduction(opts: LossOptions, op: string): void {
 }
 
 /**
+ * Σ t with less float32 rounding: large tensors are summed as [n/d, d] rows, then the row sums
+ * (some backends, wasm among them, accumulate a flat sum in float32: 1e-3 relative error at 1e7).
+ */
+export function accurateSum(t: tf.Tensor): tf.Tensor {
+  const n = t.size;
+  if (n < 1 << 16) return tf.sum(t);
+  for (let d = Math.floor(Math.sqrt(n)); d >= 64; d--) {
+    if (n % d === 0) return tf.sum(tf.sum(tf.reshape(t, [n / d, d]), 1));
+  }
+  return tf.sum(t);
+}
+
+/**
  * Applies weights, the reduction and the normaliser to an elementwise loss (see {@link LossOptions}).
  * `op` names the caller in error messages.
  */
@@ -179,11 +192,11 @@ export function reduceLoss(loss: tf.Tensor, opts: LossOptions, op: string): tf.T
       : tf.scalar(Math.max(1, opts.normalizer));
   }
   if (kind === 'none') return normalizer === undefined ? weighted : tf.div(weighted, normalizer);
-  const total = tf.sum(weighted);
+  const total = accurateSum(weighted);
   if (normalizer !== undefined) return tf.div(total, normalizer);
   if (kind === 'sum') return total;
   if (w === undefined) return tf.div(total, Math.max(1, loss.size));
-  const denominator = kind === 'mean' ? tf.sum(w) : tf.sum(tf.cast(tf.notEqual(w, 0), 'float32'));
+  const denominator = kind === 'mean' ? accurateSum(w) : accurateSum(tf.cast(tf.notEqual(w, 0), 'float32'));
   // Everything ignored: the loss is 0, not 0/0.
   return tf.divNoNan(total, denominator);
 }

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_ALPHA, DEFAULT_GAMMA, logitBce, sigmoidFocalElementwise } from './focal.js';
 import {
-  alphaT, checkGamma, checkLabelSmoothing, checkReduction, checkSameShape, reduceLoss, resolveAlpha,
+  checkGamma, checkLabelSmoothing, checkReduction, checkSameShape, reduceLoss, resolveAlpha,
   smoothBinary, toFloat, type FocalOptions, type LossOptions, type TensorInput,
 } from './options.js';
 
@@ -150,7 +150,7 @@ export function polyFocalLoss(labels: TensorInput, logits: TensorInput, opts: Po
     const { x, y: y0 } = inputs(labels, logits, op);
     const alpha = resolveAlpha(opts.alpha === undefined ? DEFAULT_ALPHA : opts.alpha, x.shape, op);
     const y = smoothBinary(y0, eps);
-    const focal = sigmoidFocalElementwise(x, y, alphaT(alpha, y), gamma);
+    const focal = sigmoidFocalElementwise(x, y, alpha, gamma);
     // 1 − p_t = y·σ(−x) + (1 − y)·σ(x) ≥ 0; the exponent γ + 1 ≥ 1 keeps autodiff finite
     const m = tf.add(tf.mul(y, tf.sigmoid(tf.neg(x))), tf.mul(tf.sub(1, y), tf.sigmoid(x)));
     return reduceLoss(tf.add(focal, tf.mul(epsilon, tf.pow(m, gamma + 1))), opts, op);
