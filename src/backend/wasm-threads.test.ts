@@ -1,0 +1,48 @@
+// The multi-threaded wasm build through the Node shim. Node's test runner gives each file its own
+// process, and the thread count is fixed per process, so this file starts wasm with 2 threads first.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { assertAllClose } from '../../test/helpers.js';
+import { initBackend } from './index.js';
+import { configureWasm, wasmThreads } from './wasm.js';
+
+/** Deterministic values in [-1, 1). */
+function values(size: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = Math.sin(seed * 12.9898 + i * 78.233) * 0.999;
+  return out;
+}
+
+/** Gradients of mean(conv(relu(conv(x, w1)), w2, stride 2)) w.r.t. x, w1, w2 on the active backend. */
+function netGradients(): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(2 * 17 * 16 * 8, 1), [2, 17, 16, 8]);
+    const w1 = tf.tensor4d(values(3 * 3 * 8 * 16, 2), [3, 3, 8, 16]);
+    const w2 = tf.tensor4d(values(3 * 3 * 16 * 12, 3), [3, 3, 16, 12]);
+    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+      tf.mean(tf.conv2d(tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')), c as tf.Tensor4D, 2, 'same'));
+    return tf.grads(f)([x, w1, w2]).map((g) => g.dataSync() as Float32Array);
+  });
+}
+
+test('wasm starts with 2 threads in Node and its conv gradients match the cpu backend', async () => {
+  assert.equal(await initBackend({ prefer: 'wasm', threads: 2, quiet: true }), 'wasm');
+  assert.equal(wasmThreads(), 2);
+  const threaded = netGradients();
+  await initBackend({ prefer: 'cpu', quiet: true });
+  const expected = netGradients();
+  threaded.forEach((g, i) => {
+    const scale = Math.max(...expected[i].map(Math.abs));
+    assertAllClose(g, expected[i], { rtol: 1e-4, atol: 1e-4 * scale, what: `gradient ${i}` });
+  });
+});
+
+test('the thread count is fixed per process: a different count later is a clear error', async () => {
+  await assert.rejects(configureWasm({ threads: 1 }), /threads=1: the wasm backend already started with 2 thread\(s\)/);
+  await assert.rejects(configureWasm({ threads: 0 }), /threads=0 is not a positive integer/);
+  await configureWasm({ threads: 2 });
+  await configureWasm();
+  assert.equal(await initBackend({ prefer: 'wasm', quiet: true }), 'wasm');
+  assert.equal(wasmThreads(), 2);
+});
