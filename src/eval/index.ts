@@ -2,3 +2,4 @@
 export * from './types.js';
 export { evaluateDetections, evaluateDetectionsSync } from './evaluate.js';
 export { allPointAp } from './voc.js';
+export { writePrCurves } from './plots.js';
