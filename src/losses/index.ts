@@ -8,3 +8,4 @@ export { qualityFocalLoss, varifocalLoss, polyFocalLoss } from './soft-targets.j
 export type { QualityFocalOptions, VarifocalOptions, PolyFocalOptions } from './soft-targets.js';
 export { priorBias } from './prior.js';
 export { kerasLoss, binaryFocalCrossentropy, categoricalFocalCrossentropy, type KerasLossFunction, type KerasFocalOptions } from './keras.js';
+export { PositivesEma, type PositivesEmaOptions } from './normalizer.js';

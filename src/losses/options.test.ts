@@ -5,7 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { assertAllClose, backendsUnderTest, useBackend, values } from '../../test/helpers.js';
 import {
   binaryCrossEntropy, binaryFocalCrossentropy, binaryFocalLoss, categoricalFocalCrossentropy, kerasLoss, polyFocalLoss,
-  priorBias, qualityFocalLoss, sigmoidFocalLoss, softmaxFocalLoss, varifocalLoss, type KerasLossFunction,
+  PositivesEma, priorBias, qualityFocalLoss, sigmoidFocalLoss, softmaxFocalLoss, varifocalLoss, type KerasLossFunction,
 } from './index.js';
 
 const backends = await backendsUnderTest();
@@ -116,4 +116,15 @@ test('bad options are one-line errors that name the value and the fix', () => {
     });
   }
   assert.doesNotThrow(() => tf.dispose(sigmoidFocalLoss(y, x, { alpha: null, gamma: 0 })));
+});
+
+test('PositivesEma follows detectron2: value ← 0.9·value + 0.1·max(n, 1), from 100', () => {
+  const ema = new PositivesEma();
+  assert.equal(ema.value, 100);
+  assert.ok(Math.abs(ema.update(20) - 92) < 1e-12);
+  assert.ok(Math.abs(ema.update(0) - (0.9 * 92 + 0.1)) < 1e-12);
+  const fast = new PositivesEma({ initial: 1, momentum: 0 });
+  assert.equal(fast.update(7), 7);
+  assert.throws(() => new PositivesEma({ momentum: 1 }), /PositivesEma: momentum = 1 is invalid; use a number in \[0, 1\)/);
+  assert.throws(() => ema.update(-1), /positives = -1 is invalid/);
 });

@@ -151,6 +151,20 @@ export function checkReduction(opts: LossOptions, op: string): void {
   }
 }
 
+let warnedHalfPrecision = false;
+
+/**
+ * Warns once when the backend computes in float16 (tfjs WebGL on devices without float32 render
+ * targets): σ saturates at |x| ≈ 8.3 there and probability-space clipping at 1e-7 does nothing.
+ */
+function warnIfHalfPrecision(op: string): void {
+  if (warnedHalfPrecision) return;
+  if (tf.backend().floatPrecision() === 16) {
+    warnedHalfPrecision = true;
+    console.warn(`${op}: the '${tf.getBackend()}' backend computes in float16 on this device; focal losses lose precision (σ saturates at |x| ≈ 8.3). Use logits with sigmoidFocalLoss, or a float32 backend (wasm, cpu).`);
+  }
+}
+
 /**
  * Σ t with less float32 rounding: large tensors are summed as [n/d, d] rows, then the row sums
  * (some backends, wasm among them, accumulate a flat sum in float32: 1e-3 relative error at 1e7).
@@ -170,6 +184,7 @@ export function accurateSum(t: tf.Tensor): tf.Tensor {
  */
 export function reduceLoss(loss: tf.Tensor, opts: LossOptions, op: string): tf.Tensor {
   const kind = reductionName(opts.reduction, op);
+  warnIfHalfPrecision(op);
   let w: tf.Tensor | undefined;
   if (opts.weights !== undefined) {
     const raw = toFloat(opts.weights, 'weights', op);
