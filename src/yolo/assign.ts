@@ -189,6 +189,9 @@ export function ignoreMask(
   opts: AssignOptions,
   threshold = 0.5,
 ): Uint8Array {
+  if (!(threshold >= 0 && threshold < 1)) {
+    throw new Error(`ignoreMask: threshold = ${threshold} is invalid; use an IoU in [0, 1) (the reference uses 0.5).`);
+  }
   const [H, W] = grid;
   const [inH, inW] = opts.inputShape;
   const mask = opts.anchorsMask[level];
@@ -204,6 +207,8 @@ export function ignoreMask(
     if (n === 0) continue;
     // ground-truth corners in grid units: [x1, y1, x2, y2] per row
     const gt = new Float64Array(4 * n);
+    let minArea = Infinity;
+    let maxArea = 0;
     for (let t = 0; t < n; t++) {
       const cx = Math.fround(rows[5 * t] * W);
       const cy = Math.fround(rows[5 * t + 1] * H);
@@ -213,17 +218,31 @@ export function ignoreMask(
       gt[4 * t + 1] = cy - h / 2;
       gt[4 * t + 2] = cx + w / 2;
       gt[4 * t + 3] = cy + h / 2;
+      minArea = Math.min(minArea, w * h);
+      maxArea = Math.max(maxArea, w * h);
     }
+    // IoU ≤ min(area)/max(area), so IoU > 0.5 needs the predicted area within (½, 2)× some ground
+    // truth's; tested on tw + th = ln(area / anchor area) before any exp (with a safety margin)
+    const lo = anchorW.map((aw, k) => Math.log((minArea * threshold) / (aw * anchorH[k])) - 1e-6);
+    const hi = anchorW.map((aw, k) => Math.log(maxArea / threshold / (aw * anchorH[k])) + 1e-6);
     for (let j = 0; j < H; j++) {
       for (let i = 0; i < W; i++) {
         for (let k = 0; k < A; k++) {
           const cell = ((b * H + j) * W + i) * A + k;
           const o = cell * D;
-          const cx = 1 / (1 + Math.exp(-raw[o])) + i;
-          const cy = 1 / (1 + Math.exp(-raw[o + 1])) + j;
+          const logArea = raw[o + 2] + raw[o + 3];
+          if (!(logArea > lo[k] && logArea < hi[k])) continue;
           const hw = (Math.exp(raw[o + 2]) * anchorW[k]) / 2;
           const hh = (Math.exp(raw[o + 3]) * anchorH[k]) / 2;
+          let cx = NaN;
+          let cy = NaN;
           for (let t = 0; t < 4 * n; t += 4) {
+            // the centre lies in [i, i+1] × [j, j+1]: skip ground truths the box cannot reach
+            if (i + 1 + hw <= gt[t] || i - hw >= gt[t + 2] || j + 1 + hh <= gt[t + 1] || j - hh >= gt[t + 3]) continue;
+            if (Number.isNaN(cx)) {
+              cx = 1 / (1 + Math.exp(-raw[o])) + i;
+              cy = 1 / (1 + Math.exp(-raw[o + 1])) + j;
+            }
             if (iouCorners(cx - hw, cy - hh, cx + hw, cy + hh, gt[t], gt[t + 1], gt[t + 2], gt[t + 3]) > threshold) {
               out[cell] = 1;
               break;

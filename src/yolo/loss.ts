@@ -2,14 +2,17 @@
  * The YOLOv4 loss of the reference (reference-spec §2): per level, CIoU/SIoU/… box loss and BCE class
  * loss on the positives, and BCE or focal objectness loss on every cell that is not ignored.
  *
- * Assignment and the ignore mask run on typed arrays (assign.ts). Only the elements the loss reads
- * become tensors: the box and class logits of the P positives and the objectness logits of the
- * non-ignored cells, picked from the head output by one gather whose gradient scatters back.
+ * Assignment and the ignore mask run on typed arrays (assign.ts, plan.ts). Only the elements the loss
+ * reads become tensors: the box and class logits of the positives and the objectness logits of the
+ * non-ignored cells, picked from the head outputs by one gather whose gradient scatters back. All
+ * levels share one pass of tensor ops; each level's mean becomes a per-element weight.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { binaryCrossEntropy, binaryFocalLoss, boxIou, IOU_TYPES, type IouType } from '../losses/index.js';
-import { assignTargets, bestAnchors, ignoreMask, type AssignOptions } from './assign.js';
-import { gatherFlat } from './gather.js';
+import { binaryCrossEntropy, binaryFocalLoss, boxIou, type IouType } from '../losses/index.js';
+import { bestAnchors, type AssignOptions } from './assign.js';
+import { gatherFlat, weightedSum } from './ops.js';
+import { planLevel, type LevelPlan } from './plan.js';
+import { validateOptions, validateTargets } from './validate.js';
 
 /** Options of {@link YoloLoss}. */
 export interface YoloLossOptions {
@@ -117,7 +120,7 @@ export class YoloLoss {
   level(l: number, raw: tf.Tensor4D, targets: readonly Float32Array[]): tf.Scalar {
     this.checkLevel(l, raw);
     validateTargets(targets, raw.shape[0], this.options.numClasses);
-    return this.levelLoss(l, raw, targets, false).loss;
+    return this.compute([l], [raw], targets, false).loss;
   }
 
   /**
@@ -134,12 +137,7 @@ export class YoloLoss {
     }
     raws.forEach((raw, l) => this.checkLevel(l, raw));
     validateTargets(targets, raws[0].shape[0], this.options.numClasses);
-    const levels: LevelLossParts[] = [];
-    const loss = tf.tidy(() => tf.addN(raws.map((raw, l) => {
-      const { loss: levelLoss, parts } = this.levelLoss(l, raw, targets, true);
-      levels.push(parts as LevelLossParts);
-      return levelLoss;
-    }))) as tf.Scalar;
+    const { loss, levels } = this.compute(raws.map((_, l) => l), raws, targets, true);
     return { loss, parts: sumParts(levels) };
   }
 
@@ -164,129 +162,158 @@ export class YoloLoss {
     }
   }
 
-  private levelLoss(l: number, raw: tf.Tensor4D, targets: readonly Float32Array[], wantParts: boolean): { loss: tf.Scalar; parts?: LevelLossParts } {
+  /** The summed loss of `levels` (raws[s] is level levels[s]), and each level's parts if asked. */
+  private compute(levels: number[], raws: readonly tf.Tensor4D[], targets: readonly Float32Array[], wantParts: boolean): { loss: tf.Scalar; levels: LevelLossParts[] } {
     const o = this.options;
-    const [, H, W] = raw.shape;
-    const A = o.anchorsMask[l].length;
     const C = o.numClasses;
-    const D = 5 + C;
-    const grid: [number, number] = [H, W];
-    const values = raw.dataSync();
-    const pos = assignTargets(targets, l, grid, this.assign, bestAnchors(targets, this.assign));
-    const ignored = ignoreMask(values, targets, l, grid, this.assign, IGNORE_THRESHOLD);
-    const P = pos.numPositives;
-    for (let p = 0; p < P; p++) ignored[pos.cell[p]] = 2; // 2 = positive: neither ignored nor negative
-    let Q = 0;
-    let numIgnored = 0;
-    for (let c = 0; c < ignored.length; c++) {
-      if (ignored[c] === 0) Q++;
-      else if (ignored[c] === 1) numIgnored++;
-    }
+    const values = raws.map((raw) => raw.dataSync());
+    const anchorOf = bestAnchors(targets, this.assign);
+    const plans = levels.map((l, s) => planLevel(l, values[s], [raws[s].shape[1], raws[s].shape[2]], targets, this.assign, anchorOf, IGNORE_THRESHOLD));
+    const P = plans.reduce((n, p) => n + p.positives.numPositives, 0);
+    const N = plans.reduce((n, p) => n + p.objectnessIndex.length, 0);
 
-    // one gather: [box P·4 | classes P·C | objectness of positives P | objectness of negatives Q]
-    const indices = new Int32Array(P * (4 + C + 1) + Q);
-    let e = 0;
-    for (let p = 0; p < P; p++) for (let a = 0; a < 4; a++) indices[e++] = pos.cell[p] * D + a;
-    for (let p = 0; p < P; p++) for (let a = 0; a < C; a++) indices[e++] = pos.cell[p] * D + 5 + a;
-    for (let p = 0; p < P; p++) indices[e++] = pos.cell[p] * D + 4;
-    for (let c = 0; c < ignored.length; c++) if (ignored[c] === 0) indices[e++] = c * D + 4;
+    // one gather for all levels: [boxes P·4 | classes P·C | objectness N], levels in order in each part
+    const pick = { source: new Uint8Array(P * (4 + C) + N), index: new Int32Array(P * (4 + C) + N) };
+    const put = (part: (plan: LevelPlan) => Int32Array, start: number): number => {
+      plans.forEach((plan, s) => {
+        const idx = part(plan);
+        pick.source.fill(s, start, start + idx.length);
+        pick.index.set(idx, start);
+        start += idx.length;
+      });
+      return start;
+    };
+    put((p) => p.objectnessIndex, put((p) => p.classIndex, put((p) => p.boxIndex, 0)));
+    const concat = (part: (plan: LevelPlan) => Float32Array) => concatFloat(plans.map(part));
 
-    // grid offsets and anchors (grid units) of the positives, for decoding their boxes
-    const [inH, inW] = o.inputShape;
-    const offset = new Float32Array(P * 2);
-    const anchorWH = new Float32Array(P * 2);
-    for (let p = 0; p < P; p++) {
-      const cell = pos.cell[p];
-      const k = cell % A;
-      const i = Math.floor(cell / A) % W;
-      const j = Math.floor(cell / (A * W)) % H;
-      const anchor = o.anchors[o.anchorsMask[l][k]];
-      offset[2 * p] = i;
-      offset[2 * p + 1] = j;
-      anchorWH[2 * p] = anchor[0] / (inW / W);
-      anchorWH[2 * p + 1] = anchor[1] / (inH / H);
-    }
-
-    let parts: LevelLossParts | undefined;
+    let boxLoss: Float32Array | undefined;
+    let clsLoss: Float32Array | undefined;
+    let objLoss: Float32Array = new Float32Array(0);
+    let conf: Float32Array = new Float32Array(0);
+    let valid: Uint8Array = new Uint8Array(0);
     const loss = tf.tidy(() => {
-      const picked = gatherFlat(raw, values, indices);
-      let valid: number[] | undefined; // positives kept after dropping NaN IoUs (undefined: all)
-      let boxTerm: tf.Scalar | undefined;
-      let clsTerm: tf.Scalar | undefined;
+      const picked = gatherFlat([...raws], values, pick);
+      const terms: tf.Scalar[] = [];
       if (P > 0) {
+        // decode the positives' boxes in grid units: (σ(tx) + i, σ(ty) + j, e^tw·a_w, e^th·a_h)
         const t = tf.reshape(tf.slice(picked, 0, P * 4), [P, 4]);
-        const xy = tf.add(tf.sigmoid(tf.slice(t, [0, 0], [P, 2])), tf.tensor2d(offset, [P, 2]));
-        const wh = tf.mul(tf.exp(tf.slice(t, [0, 2], [P, 2])), tf.tensor2d(anchorWH, [P, 2]));
-        let iou = boxIou(tf.concat([xy, wh], 1), tf.tensor2d(pos.box, [P, 4]), { type: o.iouType });
-        let logits = tf.reshape(tf.slice(picked, P * 4, P * C), [P, C]);
-        let classTargets = tf.tensor2d(pos.classes, [P, C]);
-        // a positive whose IoU is NaN drops out of every term (reference §2.7)
+        const xy = tf.add(tf.sigmoid(tf.slice(t, [0, 0], [P, 2])), tf.tensor2d(concat((p) => p.cellOffset), [P, 2]));
+        const wh = tf.mul(tf.exp(tf.slice(t, [0, 2], [P, 2])), tf.tensor2d(concat((p) => p.anchorSize), [P, 2]));
+        const iou = boxIou(tf.concat([xy, wh], 1), tf.tensor2d(concat((p) => p.positives.box), [P, 4]), { type: o.iouType });
         const iouValues = iou.dataSync();
-        if (iouValues.some(Number.isNaN)) {
-          valid = [];
-          iouValues.forEach((v, p) => { if (!Number.isNaN(v)) valid?.push(p); });
-          const keep = tf.tensor1d(valid, 'int32');
-          iou = tf.gather(iou, keep);
-          logits = tf.gather(logits, keep);
-          classTargets = tf.gather(classTargets, keep);
-        }
-        if (valid === undefined || valid.length > 0) {
-          boxTerm = tf.mul(tf.mean(tf.sub(1, iou)), BOX_RATIO) as tf.Scalar;
-          clsTerm = tf.mul(binaryCrossEntropy(classTargets, tf.sigmoid(logits)), this.clsRatio) as tf.Scalar;
-        }
+        // a positive whose IoU is NaN drops out of every term (reference §2.7)
+        valid = Uint8Array.from(iouValues, (v) => (Number.isNaN(v) ? 0 : 1));
+        let oneMinusIou = tf.sub(1, iou);
+        if (valid.includes(0)) oneMinusIou = tf.where(tf.tensor1d(valid, 'bool'), oneMinusIou, tf.zerosLike(oneMinusIou));
+        terms.push(weightedSum(oneMinusIou, tf.tensor1d(this.positiveWeights(plans, valid, 1, BOX_RATIO))));
+        const logits = tf.reshape(tf.slice(picked, P * 4, P * C), [P, C]);
+        const cls = binaryCrossEntropy(tf.tensor2d(concat((p) => p.positives.classes), [P, C]), tf.sigmoid(logits), { reduction: 'none' });
+        terms.push(weightedSum(cls, tf.tensor2d(this.positiveWeights(plans, valid, C, this.clsRatio), [P, C])));
+        if (wantParts) [boxLoss, clsLoss] = [Float32Array.from(iouValues, (v) => 1 - v), cls.dataSync() as Float32Array];
       }
-      const Pv = valid === undefined ? P : valid.length;
-      let objLogits = tf.slice(picked, P * (4 + C), P + Q);
-      if (valid !== undefined) {
-        objLogits = tf.gather(objLogits, tf.tensor1d([...valid, ...Array.from({ length: Q }, (_, q) => P + q)], 'int32'));
-      }
-      const conf = tf.sigmoid(objLogits);
-      const objTargets = new Float32Array(Pv + Q);
-      objTargets.fill(1, 0, Pv);
+      const confidence = tf.sigmoid(tf.slice(picked, P * (4 + C), N));
+      const { targets: objTargets, weights } = this.objectnessTargets(plans, valid);
       const elementwise = o.focalLoss
-        ? tf.mul(binaryFocalLoss(objTargets, conf, { alpha: o.focalAlpha, gamma: o.focalGamma, reduction: 'none' }), FOCAL_LOSS_RATIO)
-        : binaryCrossEntropy(objTargets, conf, { reduction: 'none' });
-      const scale = LEVEL_BALANCE[l] * this.objRatio;
-      const objTerm = tf.mul(tf.mean(elementwise), scale);
-      if (wantParts) {
-        parts = levelParts(elementwise.dataSync(), conf.dataSync(), Pv, scale, boxTerm, clsTerm);
-        parts.numPositives = P;
-        parts.numIgnored = numIgnored;
-      }
-      const terms = [boxTerm, clsTerm, objTerm].filter((x): x is tf.Scalar => x !== undefined);
+        ? binaryFocalLoss(objTargets, confidence, { alpha: o.focalAlpha, gamma: o.focalGamma, reduction: 'none' })
+        : binaryCrossEntropy(objTargets, confidence, { reduction: 'none' });
+      terms.push(weightedSum(elementwise, tf.tensor1d(weights)));
+      if (wantParts) [objLoss, conf] = [elementwise.dataSync() as Float32Array, confidence.dataSync() as Float32Array];
       return tf.addN(terms) as tf.Scalar;
     });
-    return { loss, parts };
+    const parts = wantParts ? levelParts(plans, valid, boxLoss, clsLoss, objLoss, conf, C, (plan) => this.objectnessScale(plan.level)) : [];
+    return { loss, levels: parts };
+  }
+
+  /** Weight of each positive's `width` loss elements: scale / (valid positives of its level · width). */
+  private positiveWeights(plans: LevelPlan[], valid: Uint8Array, width: number, scale: number): Float32Array {
+    const w = new Float32Array(valid.length * width);
+    let p = 0;
+    for (const plan of plans) {
+      const n = plan.positives.numPositives;
+      const kept = valid.subarray(p, p + n).reduce((s, v) => s + v, 0);
+      for (let q = p; q < p + n; q++) if (valid[q]) w.fill(scale / (kept * width), q * width, (q + 1) * width);
+      p += n;
+    }
+    return w;
+  }
+
+  /** The objectness factor of a level: balance · obj_ratio (× 10 for focal loss). */
+  private objectnessScale(level: number): number {
+    return LEVEL_BALANCE[level] * this.objRatio * (this.options.focalLoss ? FOCAL_LOSS_RATIO : 1);
+  }
+
+  /** Objectness targets (positives 1) and weights: each level's mean over its non-ignored cells. */
+  private objectnessTargets(plans: LevelPlan[], valid: Uint8Array): { targets: Float32Array; weights: Float32Array } {
+    const n = plans.reduce((s, p) => s + p.objectnessIndex.length, 0);
+    const targets = new Float32Array(n);
+    const weights = new Float32Array(n);
+    let e = 0;
+    let p = 0;
+    for (const plan of plans) {
+      const P = plan.positives.numPositives;
+      const kept = valid.subarray(p, p + P);
+      const count = plan.numNegatives + kept.reduce((s, v) => s + v, 0);
+      const w = this.objectnessScale(plan.level) / count;
+      targets.fill(1, e, e + P);
+      weights.fill(w, e, e + plan.objectnessIndex.length);
+      for (let q = 0; q < P; q++) if (!kept[q]) weights[e + q] = 0;
+      e += plan.objectnessIndex.length;
+      p += P;
+    }
+    return { targets, weights };
   }
 }
 
-// Splits the objectness term into positives, negatives and easy negatives (numbers, no gradient).
-function levelParts(
-  elementwise: ArrayLike<number>, conf: ArrayLike<number>, numPositives: number, scale: number,
-  boxTerm: tf.Scalar | undefined, clsTerm: tf.Scalar | undefined,
-): LevelLossParts {
-  const n = elementwise.length;
-  let positive = 0;
-  let negative = 0;
-  let easy = 0;
-  for (let e = 0; e < n; e++) {
-    const v = elementwise[e];
-    if (e < numPositives) positive += v;
-    else {
-      negative += v;
-      if (conf[e] < EASY_NEGATIVE_P) easy += v;
-    }
+function concatFloat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of parts) {
+    out.set(a, at);
+    at += a.length;
   }
-  const total = positive + negative;
-  return {
-    box: boxTerm ? boxTerm.dataSync()[0] : 0,
-    objPositive: n > 0 ? (positive / n) * scale : 0,
-    objNegative: n > 0 ? (negative / n) * scale : 0,
-    cls: clsTerm ? clsTerm.dataSync()[0] : 0,
-    numPositives: 0,
-    numIgnored: 0,
-    easyNegativeShare: total > 0 ? easy / total : 0,
-  };
+  return out;
+}
+
+// Each level's parts from the elementwise losses read back (numbers, no gradient).
+function levelParts(
+  plans: LevelPlan[], valid: Uint8Array, boxLoss: Float32Array | undefined, clsLoss: Float32Array | undefined,
+  objLoss: Float32Array, conf: Float32Array, C: number, objectnessScale: (plan: LevelPlan) => number,
+): LevelLossParts[] {
+  let p = 0;
+  let e = 0;
+  return plans.map((plan) => {
+    const P = plan.positives.numPositives;
+    let kept = 0;
+    let box = 0;
+    let cls = 0;
+    let objPositive = 0;
+    for (let q = p; q < p + P; q++) {
+      if (!valid[q]) continue;
+      kept++;
+      box += (boxLoss as Float32Array)[q];
+      for (let c = 0; c < C; c++) cls += (clsLoss as Float32Array)[q * C + c];
+      objPositive += objLoss[e + q - p];
+    }
+    let objNegative = 0;
+    let easy = 0;
+    for (let n = e + P; n < e + plan.objectnessIndex.length; n++) {
+      objNegative += objLoss[n];
+      if (conf[n] < EASY_NEGATIVE_P) easy += objLoss[n];
+    }
+    const count = kept + plan.numNegatives;
+    const scale = count > 0 ? objectnessScale(plan) / count : 0;
+    p += P;
+    e += plan.objectnessIndex.length;
+    return {
+      box: kept > 0 ? (BOX_RATIO * box) / kept : 0,
+      objPositive: objPositive * scale,
+      objNegative: objNegative * scale,
+      cls: kept > 0 ? (C / 80) * (cls / (kept * C)) : 0,
+      numPositives: P,
+      numIgnored: plan.numIgnored,
+      easyNegativeShare: objPositive + objNegative > 0 ? easy / (objPositive + objNegative) : 0,
+    };
+  });
 }
 
 function sumParts(levels: LevelLossParts[]): LossParts {
@@ -303,73 +330,4 @@ function sumParts(levels: LevelLossParts[]): LossParts {
   };
 }
 
-function validateOptions(opts: YoloLossOptions): Readonly<Required<YoloLossOptions>> {
-  const op = 'YoloLoss';
-  if (opts === null || typeof opts !== 'object') throw new Error(`${op}: options missing; pass { inputShape, numClasses, anchors, anchorsMask }.`);
-  const { inputShape, numClasses, anchors, anchorsMask } = opts;
-  if (!Array.isArray(inputShape) || inputShape.length !== 2 || inputShape.some((s) => !Number.isInteger(s) || s <= 0 || s % 32 !== 0)) {
-    throw new Error(`${op}: inputShape = ${JSON.stringify(inputShape)} is invalid; use [height, width], positive multiples of 32 (e.g. [416, 416]).`);
-  }
-  if (!Number.isInteger(numClasses) || numClasses < 1) {
-    throw new Error(`${op}: numClasses = ${String(numClasses)} is invalid; use a positive integer (e.g. 20 for VOC).`);
-  }
-  if (!Array.isArray(anchors) || anchors.length === 0 || anchors.some((a) => !Array.isArray(a) || a.length !== 2 || a.some((v) => !Number.isFinite(v) || v <= 0))) {
-    throw new Error(`${op}: anchors = ${JSON.stringify(anchors)} is invalid; use pairs [w, h] > 0 in input pixels (e.g. YOLOV4_ANCHORS).`);
-  }
-  if (!Array.isArray(anchorsMask) || anchorsMask.length === 0 || anchorsMask.length > LEVEL_BALANCE.length
-    || anchorsMask.some((m) => !Array.isArray(m) || m.length === 0 || m.some((a) => !Number.isInteger(a) || a < 0 || a >= anchors.length))) {
-    throw new Error(`${op}: anchorsMask = ${JSON.stringify(anchorsMask)} is invalid; use 1…${LEVEL_BALANCE.length} lists of anchor indices 0…${anchors.length - 1} (e.g. YOLOV4_ANCHORS_MASK).`);
-  }
-  const focalAlpha = opts.focalAlpha ?? 0.25;
-  if (typeof focalAlpha !== 'number' || !(focalAlpha >= 0 && focalAlpha <= 1)) {
-    throw new Error(`${op}: focalAlpha = ${String(opts.focalAlpha)} is invalid; use a number in [0, 1] (e.g. 0.25).`);
-  }
-  const focalGamma = opts.focalGamma ?? 2;
-  if (typeof focalGamma !== 'number' || !Number.isFinite(focalGamma) || focalGamma < 0) {
-    throw new Error(`${op}: focalGamma = ${String(opts.focalGamma)} is invalid; use a finite number ≥ 0 (e.g. 2).`);
-  }
-  const iouType = opts.iouType ?? 'ciou';
-  if (!IOU_TYPES.includes(iouType)) {
-    throw new Error(`${op}: iouType = ${JSON.stringify(opts.iouType)} is invalid; use one of ${IOU_TYPES.join(', ')}.`);
-  }
-  const labelSmoothing = opts.labelSmoothing ?? 0;
-  if (typeof labelSmoothing !== 'number' || !(labelSmoothing >= 0 && labelSmoothing < 1)) {
-    throw new Error(`${op}: labelSmoothing = ${String(opts.labelSmoothing)} is invalid; use a number in [0, 1) (e.g. 0 or 0.005).`);
-  }
-  return {
-    inputShape: [inputShape[0], inputShape[1]], numClasses, anchors, anchorsMask,
-    focalLoss: opts.focalLoss ?? false, focalAlpha, focalGamma, iouType, labelSmoothing,
-  };
-}
 
-/**
- * Checks ground truths: one Float32Array per image of rows [cx, cy, w, h, class] with cx, cy in
- * [0, 1], w, h in (0, 1] and an integer class in [0, numClasses).
- *
- * @example
- * validateTargets([new Float32Array([0.5, 0.5, 0.2, 0.2, 3])], 1, 20); // ok
- */
-export function validateTargets(targets: readonly Float32Array[], batch: number, numClasses: number): void {
-  const op = 'YoloLoss';
-  if (!Array.isArray(targets) || targets.length !== batch) {
-    throw new Error(`${op}: targets has ${Array.isArray(targets) ? targets.length : typeof targets} entries for a batch of ${batch}; pass one Float32Array of rows [cx, cy, w, h, class] per image.`);
-  }
-  targets.forEach((rows, b) => {
-    if (!(rows instanceof Float32Array) || rows.length % 5 !== 0) {
-      throw new Error(`${op}: targets[${b}] must be a Float32Array of rows [cx, cy, w, h, class] (length a multiple of 5), got ${rows instanceof Float32Array ? `length ${rows.length}` : typeof rows}.`);
-    }
-    for (let r = 0; r < rows.length; r += 5) {
-      const [cx, cy, w, h, cls] = rows.subarray(r, r + 5);
-      const where = `${op}: targets[${b}] row ${r / 5} = [${Array.from(rows.subarray(r, r + 5)).join(', ')}]`;
-      if (!Number.isInteger(cls) || cls < 0 || cls >= numClasses) {
-        throw new Error(`${where} has class ${cls}, outside 0…${numClasses - 1}; check the class list or numClasses.`);
-      }
-      if (!(cx >= 0 && cx <= 1 && cy >= 0 && cy <= 1)) {
-        throw new Error(`${where} has its centre outside 0..1; boxes must be normalised by the input width and height.`);
-      }
-      if (!(w > 0 && w <= 1 && h > 0 && h <= 1)) {
-        throw new Error(`${where} has w or h outside (0, 1]; drop empty boxes and normalise by the input size.`);
-      }
-    }
-  });
-}
