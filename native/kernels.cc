@@ -385,7 +385,7 @@ std::unordered_map<std::string, Kernel> buildRegistry() {
   };
   r["LeakyRelu"] = [](const Tensors& xs, const Attrs& a) -> Tensors {
     const at::Tensor& x = in(xs, 0, "LeakyRelu");
-    return {at::where(at::lt(x, 0), at::mul(x, a.f("alpha")), x)};
+    return {at::leaky_relu(x, a.f("alpha"))};
   };
   r["ClipByValue"] = [](const Tensors& xs, const Attrs& a) -> Tensors {
     return {at::clamp(in(xs, 0, "ClipByValue"), a.f("clipValueMin"), a.f("clipValueMax"))};

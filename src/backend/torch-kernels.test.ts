@@ -137,9 +137,9 @@ add('Cumsum / Cumprod exclusive and reverse', ['Cumsum', 'Cumprod'], () => {
 });
 
 // ---- shapes and indexing ----
-add('Reshape / Transpose', ['Reshape', 'Transpose'], () => {
+add('Reshape / ExpandDims / Transpose', ['Reshape', 'ExpandDims', 'Transpose'], () => {
   const x = tf.tensor3d(randn([2, 3, 4]), [2, 3, 4]);
-  return [tf.reshape(x, [4, -1]), tf.transpose(x, [2, 0, 1]), tf.transpose(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'))];
+  return [tf.expandDims(x, 1), tf.expandDims(x, -1), tf.reshape(x, [4, -1]), tf.transpose(x, [2, 0, 1]), tf.transpose(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'))];
 });
 add('Concat on each axis, with an empty input', ['Concat'], () => {
   const a = tf.tensor3d(randn([2, 3, 4]), [2, 3, 4]);

@@ -191,6 +191,16 @@ function kernelTable(): Record<string, NativeKernel> {
     const shape = tf.util.inferFromImplicitShape(attrs.shape as number[], tf.util.sizeFromShape(x.shape));
     return b.run1('Reshape', [x], { shape });
   };
+  table.ExpandDims = (b, inputs, attrs) => {
+    const x = input(inputs, 'input', 'ExpandDims');
+    const rank = x.shape.length;
+    let dim = attrs.dim as number;
+    if (dim < 0) dim += rank + 1;
+    if (dim < 0 || dim > rank) throw new Error(`ExpandDims: dim ${String(attrs.dim)} is out of range for rank ${rank}.`);
+    const shape = [...x.shape];
+    shape.splice(dim, 0, 1);
+    return b.run1('Reshape', [x], { shape });
+  };
   table.Transpose = (b, inputs, attrs) => b.run1('Transpose', [input(inputs, 'x', 'Transpose')], { perm: attrs.perm as number[] });
   table.Concat = (b, inputs, attrs) => {
     const list = listInputs(inputs);
