@@ -38,6 +38,27 @@ const SECTOR_R = [0, 2, 1, 1, 3, 0];
 const SECTOR_G = [3, 0, 0, 2, 1, 1];
 const SECTOR_B = [1, 1, 3, 0, 0, 2];
 
+/**
+ * OpenCV's HSV→RGB is V times a factor that depends only on (H, S): one of 1, 1 − S, 1 − S·f,
+ * 1 − S·(1 − f) per channel (f the fractional sector). Tabulated once for H < 180 (after the hue
+ * LUT, H' < 180), S ≤ 255, index (H << 8) | S.
+ */
+const FACTOR_R = new Float32Array(180 * 256);
+const FACTOR_G = new Float32Array(180 * 256);
+const FACTOR_B = new Float32Array(180 * 256);
+for (let h = 0; h < 180; h++) {
+  const hf = h / 30;
+  const sector = Math.floor(hf);
+  const f = hf - sector;
+  for (let s = 0; s < 256; s++) {
+    const sf = s / 255;
+    const tab = [1, 1 - sf, 1 - sf * f, 1 - sf * (1 - f)];
+    FACTOR_R[(h << 8) | s] = tab[SECTOR_R[sector]];
+    FACTOR_G[(h << 8) | s] = tab[SECTOR_G[sector]];
+    FACTOR_B[(h << 8) | s] = tab[SECTOR_B[sector]];
+  }
+}
+
 /** Rounds like OpenCV's saturate_cast<uchar>(float): nearest, ties to even, clipped to 0…255. */
 function saturateByte(x: number): number {
   let r = Math.round(x);
@@ -100,61 +121,23 @@ export function hsvJitter(data: Uint8Array, gains: HsvGains): void {
     lutS[x] = Math.trunc(Math.min(255, Math.max(0, x * rs)));
     lutV[x] = Math.trunc(Math.min(255, Math.max(0, x * rv)));
   }
-  // The result depends only on the input colour: a direct-mapped cache of 64 Ki colours skips most
-  // conversions (canvases have large flat areas); misses compute OpenCV's conversions inline.
-  const keys = new Int32Array(CACHE_SIZE).fill(-1);
-  const values = new Int32Array(CACHE_SIZE);
   for (let i = 0; i < data.length; i += 3) {
     const r = data[i];
     const g = data[i + 1];
     const b = data[i + 2];
-    const key = (r << 16) | (g << 8) | b;
-    const slot = (Math.imul(key, 0x9e3779b1) >>> 16) & (CACHE_SIZE - 1);
-    let out: number;
-    if (keys[slot] === key) out = values[slot];
-    else {
-      // RGB → HSV (OpenCV 8-bit)
-      const v = r > g ? (r > b ? r : b) : g > b ? g : b;
-      const vmin = r < g ? (r < b ? r : b) : g < b ? g : b;
-      const diff = v - vmin;
-      const s = (diff * SDIV[v] + HALF) >> HSV_SHIFT;
-      let h = v === r ? g - b : v === g ? b - r + 2 * diff : r - g + 4 * diff;
-      h = (h * HDIV[diff] + HALF) >> HSV_SHIFT;
-      if (h < 0) h += 180;
-      // lookup tables, then HSV → RGB (OpenCV, float32)
-      // (double precision here; OpenCV rounds in float32, which can differ by 1 at exact ties)
-      const sf = lutS[s] / 255;
-      const vf = lutV[v];
-      let ro: number, go: number, bo: number;
-      if (sf === 0) ro = go = bo = vf;
-      else {
-        let hf = lutH[h] / 30;
-        if (hf >= 6) hf -= 6;
-        const sector = hf | 0;
-        hf -= sector;
-        const p = vf * (1 - sf);
-        const q = vf * (1 - sf * hf);
-        const t = vf * (1 - sf * (1 - hf));
-        switch (sector) {
-          case 0: ro = vf; go = t; bo = p; break;
-          case 1: ro = q; go = vf; bo = p; break;
-          case 2: ro = p; go = vf; bo = t; break;
-          case 3: ro = p; go = q; bo = vf; break;
-          case 4: ro = t; go = p; bo = vf; break;
-          default: ro = vf; go = p; bo = q;
-        }
-        ro = (ro + 0.5) | 0;
-        go = (go + 0.5) | 0;
-        bo = (bo + 0.5) | 0;
-      }
-      out = (ro << 16) | (go << 8) | bo;
-      keys[slot] = key;
-      values[slot] = out;
-    }
-    data[i] = out >>> 16;
-    data[i + 1] = (out >>> 8) & 255;
-    data[i + 2] = out & 255;
+    // RGB → HSV (OpenCV 8-bit, fixed point)
+    const v = r > g ? (r > b ? r : b) : g > b ? g : b;
+    const vmin = r < g ? (r < b ? r : b) : g < b ? g : b;
+    const diff = v - vmin;
+    const s = (diff * SDIV[v] + HALF) >> HSV_SHIFT;
+    let h = v === r ? g - b : v === g ? b - r + 2 * diff : r - g + 4 * diff;
+    h = (h * HDIV[diff] + HALF) >> HSV_SHIFT;
+    if (h < 0) h += 180;
+    // lookup tables, then HSV → RGB as V' times the per-(H', S') channel factors
+    const k = (lutH[h] << 8) | lutS[s];
+    const vv = lutV[v];
+    data[i] = (vv * FACTOR_R[k] + 0.5) | 0;
+    data[i + 1] = (vv * FACTOR_G[k] + 0.5) | 0;
+    data[i + 2] = (vv * FACTOR_B[k] + 0.5) | 0;
   }
 }
-
-const CACHE_SIZE = 1 << 16;

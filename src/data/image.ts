@@ -39,16 +39,25 @@ export async function imageSize(path: string): Promise<{ width: number; height: 
  * @param path image file
  * @param opts.size `[width, height]` to resize to; omitted → original size
  * @param opts.flip mirror horizontally (before resizing)
+ * @param opts.region `[left, top, width, height]` of the (resized) image to return; omitted → all of it
  * @example
  * const img = await decodeImage('a.jpg', { size: [208, 160] }); // img.data.length === 208 * 160 * 3
  */
-export async function decodeImage(path: string, opts: { size?: [number, number]; flip?: boolean } = {}): Promise<RgbImage> {
+export async function decodeImage(
+  path: string,
+  opts: { size?: [number, number]; flip?: boolean; region?: [number, number, number, number] } = {},
+): Promise<RgbImage> {
   let pipeline = sharp(path, { failOn: 'error' }).autoOrient();
   if (opts.flip) pipeline = pipeline.flop();
   pipeline = pipeline.flatten({ background: { r: GREY, g: GREY, b: GREY } });
   if (opts.size) {
     const [w, h] = opts.size;
-    pipeline = pipeline.resize(w, h, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false });
+    pipeline = pipeline.resize(w, h, { fit: 'fill', kernel: 'cubic' });
+  }
+  if (opts.region) {
+    // libvips computes on demand: only the pixels of the region are resampled.
+    const [left, top, width, height] = opts.region;
+    pipeline = pipeline.extract({ left, top, width, height });
   }
   try {
     const { data, info } = await pipeline.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -69,7 +78,7 @@ export async function encodeImage(img: RgbImage, format: 'png' | 'jpeg', quality
   const s = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length), {
     raw: { width: img.width, height: img.height, channels: 3 },
   });
-  return format === 'png' ? s.png({ compressionLevel: 3 }).toBuffer() : s.jpeg({ quality, chromaSubsampling: '4:4:4' }).toBuffer();
+  return format === 'png' ? s.png({ compressionLevel: 3 }).toBuffer() : s.jpeg({ quality }).toBuffer();
 }
 
 function firstLine(err: unknown): string {

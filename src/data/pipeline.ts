@@ -139,10 +139,9 @@ export class SamplePipeline {
     const [iw, ih] = await this.size(item);
     const p = planRandom(rng, iw, ih, w, h, this.options);
     const gains = planHsv(rng, this.options);
-    const img = await decodeImage(item.image, { size: [p.nw, p.nh], flip: p.flip });
     const canvas = greyCanvas(w, h);
     // Mirroring the whole canvas equals pasting the mirrored image at the mirrored offset.
-    paste(canvas, w, h, img.data, p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy);
+    await pasteImage(canvas, w, h, item.image, p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy, p.flip, [0, 0, w, h]);
     hsvJitter(canvas, gains);
     return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'random' };
   }
@@ -152,9 +151,8 @@ export class SamplePipeline {
     const [h, w] = this.options.inputShape;
     const [iw, ih] = await this.size(item);
     const lb = letterbox([iw, ih], [w, h]);
-    const img = await decodeImage(item.image, { size: [lb.nw, lb.nh] });
     const canvas = greyCanvas(w, h);
-    paste(canvas, w, h, img.data, lb.nw, lb.nh, lb.dx, lb.dy);
+    await pasteImage(canvas, w, h, item.image, lb.nw, lb.nh, lb.dx, lb.dy, false, [0, 0, w, h]);
     const p = { nw: lb.nw, nh: lb.nh, dx: lb.dx, dy: lb.dy, flip: false };
     return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'letterbox' };
   }
@@ -165,7 +163,6 @@ export class SamplePipeline {
     const sizes = await Promise.all(picks.map((it) => this.size(it)));
     const plan = planMosaic(rng, sizes, w, h, picks.map((it) => it.rows.length > 0), this.options);
     const gains = planHsv(rng, this.options);
-    const images = await Promise.all(picks.map((it, i) => decodeImage(it.image, { size: [plan.tiles[i].nw, plan.tiles[i].nh], flip: plan.tiles[i].flip })));
     const { cutx, cuty } = plan;
     const quadrants: [number, number, number, number][] = [
       [0, 0, cutx, cuty],
@@ -174,20 +171,52 @@ export class SamplePipeline {
       [cutx, 0, w, cuty],
     ];
     const canvas = greyCanvas(w, h);
-    images.forEach((img, i) => {
+    await Promise.all(picks.map((it, i) => {
       const t = plan.tiles[i];
-      paste(canvas, w, h, img.data, t.nw, t.nh, t.dx, t.dy, quadrants[i]);
-    });
+      return pasteImage(canvas, w, h, it.image, t.nw, t.nh, t.dx, t.dy, t.flip, quadrants[i]);
+    }));
     hsvJitter(canvas, gains);
     const tileRows = picks.map((it, i) => placeBoxes(rng, it.rows, sizes[i][0], sizes[i][1], plan.tiles[i], w, h, 'source'));
     return { pixels: canvas, rows: mergeMosaicBoxes(tileRows, cutx, cuty), kind: 'mosaic' };
   }
 }
 
+/**
+ * Decodes `image` resized to (nw, nh) (mirrored first if `flip`) and pastes it at (x, y), keeping only
+ * what falls inside `clip` of the (w × h) canvas; only that visible part is resampled.
+ */
+async function pasteImage(
+  canvas: Uint8Array,
+  w: number,
+  h: number,
+  image: string,
+  nw: number,
+  nh: number,
+  x: number,
+  y: number,
+  flip: boolean,
+  clip: [number, number, number, number],
+): Promise<void> {
+  const x0 = Math.max(x, clip[0], 0);
+  const y0 = Math.max(y, clip[1], 0);
+  const x1 = Math.min(x + nw, clip[2], w);
+  const y1 = Math.min(y + nh, clip[3], h);
+  if (x0 >= x1 || y0 >= y1) {
+    await imageSize(image); // nothing visible, but a broken file must still fail
+    return;
+  }
+  const part = await decodeImage(image, { size: [nw, nh], flip, region: [x0 - x, y0 - y, x1 - x0, y1 - y0] });
+  paste(canvas, w, h, part.data, x1 - x0, y1 - y0, x0, y0);
+}
+
+// byte → float32 0..1 (x / 255) and the mixup average ((a + b) / 2 / 255) as lookup tables
+const UNIT = Float32Array.from({ length: 256 }, (_, x) => x / 255);
+const HALF_SUM = Float32Array.from({ length: 511 }, (_, x) => x * 0.5 / 255);
+
 /** Writes a sample's pixels as float32 0..1 into `out` at `offset` (mixup: the plain average, §3.7). */
 export function writePixels(sample: AugmentedSample, out: Float32Array, offset: number): void {
   const a = sample.pixels;
   const b = sample.mixWith;
-  if (b) for (let i = 0; i < a.length; i++) out[offset + i] = (a[i] + b[i]) * (0.5 / 255);
-  else for (let i = 0; i < a.length; i++) out[offset + i] = a[i] / 255;
+  if (b) for (let i = 0; i < a.length; i++) out[offset + i] = HALF_SUM[a[i] + b[i]];
+  else for (let i = 0; i < a.length; i++) out[offset + i] = UNIT[a[i]];
 }
