@@ -38,7 +38,7 @@ test('each box is the tight box of its shape’s pixels (single-object images, e
 
 test('synthesizeDataset is deterministic for a seed and writes a readable dataset', async () => {
   const a = await synthesizeDataset({ out: join(tmp, 'a'), images: 10, classes: 12, size: 48, seed: 3 });
-  const b = await synthesizeDataset({ out: join(tmp, 'b'), images: 10, classes: 12, size: 48, seed: 3 });
+  await synthesizeDataset({ out: join(tmp, 'b'), images: 10, classes: 12, size: 48, seed: 3 });
   assert.deepEqual(a.names, synthClassNames(12));
   assert.deepEqual([a.names[0], a.names[9]], ['red-circle', 'yellow-square']);
   assert.deepEqual([a.train, a.val], [8, 2]);
