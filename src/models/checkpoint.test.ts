@@ -5,12 +5,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { assertAllClose, useBackend } from '../../test/helpers.js';
+import { assertAllClose, backendsUnderTest } from '../../test/helpers.js';
 import { loadCheckpoint, saveCheckpoint, SIDECAR_FILE } from './checkpoint.js';
 import { createYolo, type CreateYoloOptions } from './yolo.js';
 
 const root = mkdtempSync(join(tmpdir(), 'focal-yolo-ckpt-'));
-before(() => useBackend('cpu'));
+// the main backend (fastest available) for everything not checked per backend
+before(async () => {
+  await backendsUnderTest();
+});
 after(() => rmSync(root, { recursive: true, force: true }));
 
 /** Reads a checkpoint's model.json and shards the way tfjs's browser loader does (paths relative to model.json). */
