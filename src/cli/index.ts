@@ -6,6 +6,10 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as registerDataset } from './dataset.js';
 import { register as registerAnchors } from './anchors.js';
+import { register as registerPredict } from './predict.js';
+import { register as registerEval } from './eval.js';
+import { register as registerFps } from './fps.js';
+import { register as registerImportDarknet } from './import-darknet.js';
 
 /** The package version, read from package.json. */
 export function packageVersion(): string {
@@ -18,7 +22,7 @@ export function packageVersion(): string {
 export type CommandRegistrar = (program: Command) => void;
 
 /** Every command, in the order `--help` lists them. */
-const registrars: CommandRegistrar[] = [registerDataset, registerAnchors];
+const registrars: CommandRegistrar[] = [registerDataset, registerAnchors, registerPredict, registerEval, registerFps, registerImportDarknet];
 
 /** Builds the commander program with every command registered. */
 export function buildProgram(): Command {
