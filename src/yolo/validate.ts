@@ -63,7 +63,7 @@ export function validateTargets(targets: readonly Float32Array[], batch: number,
     }
     for (let r = 0; r < rows.length; r += 5) {
       const [cx, cy, w, h, cls] = rows.subarray(r, r + 5);
-      const where = `${op}: targets[${b}] row ${r / 5} = [${Array.from(rows.subarray(r, r + 5)).join(', ')}]`;
+      const where = `${op}: targets[${b}] row ${r / 5} = [${Array.from(rows.subarray(r, r + 5), (v) => +v.toPrecision(7)).join(', ')}]`;
       if (!Number.isInteger(cls) || cls < 0 || cls >= numClasses) {
         throw new Error(`${where} has class ${cls}, outside 0…${numClasses - 1}; check the class list or numClasses.`);
       }
