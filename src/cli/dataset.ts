@@ -1,6 +1,16 @@
 /** `focal-yolo dataset synth | check | convert | preview`: parsing and validation, then src/data/. */
 import type { Command } from 'commander';
-import { checkDataset, convertDataset, DATASET_FORMATS, formatCheckReport, previewDataset, readSplit, synthesizeDataset, type DatasetFormat } from '../data/index.js';
+import {
+  checkDataset,
+  convertDataset,
+  DATASET_FORMATS,
+  formatCheckReport,
+  previewDataset,
+  readSplit,
+  requireValid,
+  synthesizeDataset,
+  type DatasetFormat,
+} from '../data/index.js';
 
 function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (v) => {
@@ -82,7 +92,7 @@ export function register(program: Command): void {
     .option('--no-mixup', 'no mixup')
     .option('--val', 'show the validation path (letterbox only)')
     .action(async (yaml: string, o: { out: string; split: string; count: number; input: [number, number]; seed: number; epoch: number; mosaic: boolean; mixup: boolean; val?: boolean }) => {
-      const ds = await readSplit(yaml, o.split);
+      const ds = requireValid(await readSplit(yaml, o.split), { skipBad: true, log: (line) => console.log(line) });
       const r = await previewDataset(ds, {
         out: o.out,
         count: o.count,

@@ -4,7 +4,7 @@
  * Box rows are `[x1, y1, x2, y2, cls]`, integer pixels (quirk 7: coordinates truncated, reproduced).
  */
 import { GREY } from './image.js';
-import type { HsvGains } from './hsv.js';
+import { hsvJitter, type HsvGains } from './hsv.js';
 import { shuffleInPlace, uniform, type Random } from './rng.js';
 
 /** A box row `[x1, y1, x2, y2, cls]` in pixels. */
@@ -159,9 +159,14 @@ export function mergeMosaicBoxes(tiles: BoxRow[][], cutx: number, cuty: number):
   return out;
 }
 
-/** A (w × h) RGB canvas filled with the reference's grey. */
-export function greyCanvas(w: number, h: number): Uint8Array {
-  return new Uint8Array(w * h * 3).fill(GREY);
+/** A (w × h) RGB canvas filled with the reference's grey, passed through the HSV jitter when `gains` are given. */
+export function greyCanvas(w: number, h: number, gains?: HsvGains): Uint8Array {
+  const grey = new Uint8Array([GREY, GREY, GREY]);
+  if (gains) hsvJitter(grey, gains);
+  const canvas = new Uint8Array(w * h * 3);
+  if (grey[0] === grey[1] && grey[1] === grey[2]) return canvas.fill(grey[0]);
+  for (let i = 0; i < canvas.length; i += 3) canvas.set(grey, i);
+  return canvas;
 }
 
 /**

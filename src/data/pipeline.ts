@@ -5,7 +5,7 @@
  */
 import { letterbox } from '../boxes/letterbox.js';
 import { mergeMosaicBoxes, greyCanvas, paste, placeBoxes, planHsv, planMosaic, planRandom, type BoxRow, type JitterOptions } from './augment.js';
-import { hsvJitter } from './hsv.js';
+import { hsvJitter, type HsvGains } from './hsv.js';
 import { decodeImage, imageSize } from './image.js';
 import { createRandom, randomInt, shuffleInPlace, type Random } from './rng.js';
 import type { Sample } from './types.js';
@@ -139,10 +139,9 @@ export class SamplePipeline {
     const [iw, ih] = await this.size(item);
     const p = planRandom(rng, iw, ih, w, h, this.options);
     const gains = planHsv(rng, this.options);
-    const canvas = greyCanvas(w, h);
+    const canvas = greyCanvas(w, h, gains);
     // Mirroring the whole canvas equals pasting the mirrored image at the mirrored offset.
-    await pasteImage(canvas, w, h, item.image, p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy, p.flip, [0, 0, w, h]);
-    hsvJitter(canvas, gains);
+    await pasteImage(canvas, w, h, item.image, p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy, p.flip, [0, 0, w, h], gains);
     return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'random' };
   }
 
@@ -170,12 +169,13 @@ export class SamplePipeline {
       [cutx, cuty, w, h],
       [cutx, 0, w, cuty],
     ];
-    const canvas = greyCanvas(w, h);
-    await Promise.all(picks.map((it, i) => {
-      const t = plan.tiles[i];
-      return pasteImage(canvas, w, h, it.image, t.nw, t.nh, t.dx, t.dy, t.flip, quadrants[i]);
-    }));
-    hsvJitter(canvas, gains);
+    const canvas = greyCanvas(w, h, gains);
+    await Promise.all(
+      picks.map((it, i) => {
+        const t = plan.tiles[i];
+        return pasteImage(canvas, w, h, it.image, t.nw, t.nh, t.dx, t.dy, t.flip, quadrants[i], gains);
+      }),
+    );
     const tileRows = picks.map((it, i) => placeBoxes(rng, it.rows, sizes[i][0], sizes[i][1], plan.tiles[i], w, h, 'source'));
     return { pixels: canvas, rows: mergeMosaicBoxes(tileRows, cutx, cuty), kind: 'mosaic' };
   }
@@ -183,7 +183,9 @@ export class SamplePipeline {
 
 /**
  * Decodes `image` resized to (nw, nh) (mirrored first if `flip`) and pastes it at (x, y), keeping only
- * what falls inside `clip` of the (w × h) canvas; only that visible part is resampled.
+ * what falls inside `clip` of the (w × h) canvas; only that visible part is resampled. With `gains`
+ * the HSV jitter is applied to the pasted pixels (it is per pixel, so jittering the parts and the grey
+ * fill equals jittering the finished canvas, as the reference does).
  */
 async function pasteImage(
   canvas: Uint8Array,
@@ -196,6 +198,7 @@ async function pasteImage(
   y: number,
   flip: boolean,
   clip: [number, number, number, number],
+  gains?: HsvGains,
 ): Promise<void> {
   const x0 = Math.max(x, clip[0], 0);
   const y0 = Math.max(y, clip[1], 0);
@@ -206,6 +209,7 @@ async function pasteImage(
     return;
   }
   const part = await decodeImage(image, { size: [nw, nh], flip, region: [x0 - x, y0 - y, x1 - x0, y1 - y0] });
+  if (gains) hsvJitter(part.data, gains);
   paste(canvas, w, h, part.data, x1 - x0, y1 - y0, x0, y0);
 }
 

@@ -155,6 +155,8 @@ export async function synthesizeDataset(opts: SynthOptions): Promise<{ yaml: str
   if (!(Number.isInteger(size) && size >= 32 && size <= 4096)) throw new Error(`size ${size} must be an integer in 32…4096`);
   if (!DATASET_FORMATS.includes(format)) throw new Error(`format '${format}' is unknown; use one of ${DATASET_FORMATS.join(', ')}`);
   if (!(valFraction >= 0 && valFraction < 1)) throw new Error(`valFraction ${valFraction} must be within [0, 1)`);
+  const maxObjects = opts.maxObjects ?? 6;
+  if (!(Number.isInteger(maxObjects) && maxObjects >= 1)) throw new Error(`maxObjects ${maxObjects} must be a positive integer`);
   const names = synthClassNames(opts.classes ?? 4);
   const out = resolve(opts.out);
   const numVal = Math.round(images * valFraction);
@@ -162,7 +164,7 @@ export async function synthesizeDataset(opts: SynthOptions): Promise<{ yaml: str
   const rendered = new Map<string, Uint8Array>();
   const samples: Sample[] = [];
   for (let i = 0; i < images; i++) {
-    const img = renderSynthImage(createRandom(seed, i, 0x5eed), size, names.length, opts.maxObjects ?? 6);
+    const img = renderSynthImage(createRandom(seed, i, 0x5eed), size, names.length, maxObjects);
     const image = join(out, `synth_${String(i).padStart(6, '0')}.${ext}`);
     rendered.set(image, img.pixels);
     samples.push({ image, width: size, height: size, boxes: img.boxes, classes: img.classes });
