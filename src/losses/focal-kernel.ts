@@ -74,7 +74,7 @@ export function sigmoidFocalLoop(
     const log1pE = Math.log1p(e);
     const ce = yi * (Math.max(-xi, 0) + log1pE) + (1 - yi) * (Math.max(xi, 0) + log1pE);
     const m = yi * q + (1 - yi) * p;
-    const modulator = gamma === 0 ? 1 : square ? m * m : Math.pow(m, gamma);
+    const modulator = gamma === 0 ? 1 : square ? m * m : gamma === 1 ? m : Math.pow(m, gamma);
     let at = 1;
     if (classes > 0) {
       const a = alpha[classes === 1 ? 0 : i % classes];
