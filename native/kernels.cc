@@ -100,15 +100,18 @@ at::Tensor extendDy(const at::Tensor& dy, int64_t h, int64_t w) {
   return at::constant_pad_nd(dy, {0, 0, 0, w - dy.size(2), 0, h - dy.size(1)}, 0);
 }
 
+// [N, H, W, C] → [N·H, 1, W, C]: a free view under which a 1×1 convolution has batch N·H, so
+// ATen hands it to oneDNN (at batch < 16 on one thread it would take the slow im2col + BLAS path).
+at::Tensor foldRows(const at::Tensor& t) { return t.reshape({t.size(0) * t.size(1), 1, t.size(2), t.size(3)}); }
+
 at::Tensor conv2d(const at::Tensor& x, const at::Tensor& f, const ConvGeometry& g, bool depthwise) {
-  if (!depthwise && isPointwise(f, g)) {
-    // A 1×1 convolution is a matmul over NHWC rows; this keeps it off ATen's slow single-thread path.
-    int64_t ci = f.size(2), co = f.size(3);
-    auto out = at::mm(x.reshape({-1, ci}), f.reshape({ci, co}));
-    return out.view({x.size(0), x.size(1), x.size(2), co});
-  }
   at::Tensor w = depthwise ? depthwiseWeight(f) : convWeight(f);
   int64_t groups = depthwise ? x.size(3) : 1;
+  if (!depthwise && isPointwise(f, g)) {
+    const std::vector<int64_t> ones{1, 1}, zeros{0, 0};
+    at::Tensor y = at::conv2d(toNCHW(foldRows(x)), w, {}, ones, zeros, ones, 1);
+    return toNHWC(y).view({x.size(0), x.size(1), x.size(2), f.size(3)});
+  }
   at::Tensor y = at::conv2d(toNCHW(padNHWC(x, g, 0)), w, {}, g.strides, g.padding(), g.dilations, groups);
   return toNHWC(y);
 }
@@ -117,14 +120,14 @@ at::Tensor convBackpropInput(const at::Tensor& dyIn, const at::Tensor& f, std::v
                              const ConvGeometry& g, bool depthwise) {
   at::Tensor dy = extendDy(dyIn, atenOut(inShape[1], f.size(0), g.strides[0], g.dilations[0], g.pads[0] + g.pads[1]),
                            atenOut(inShape[2], f.size(1), g.strides[1], g.dilations[1], g.pads[2] + g.pads[3]));
-  if (!depthwise && isPointwise(f, g)) {
-    int64_t ci = f.size(2), co = f.size(3);
-    return at::mm(dy.reshape({-1, co}), f.reshape({ci, co}).t()).view(inShape);
-  }
   at::Tensor w = depthwise ? depthwiseWeight(f) : convWeight(f);
+  bool pointwise = !depthwise && isPointwise(f, g);
   int64_t h = inShape[1], wd = inShape[2];
   std::vector<int64_t> padded = inShape;
-  if (!g.symmetric()) {
+  if (pointwise) {
+    padded = {inShape[0] * inShape[1], 1, inShape[2], inShape[3]};
+    dy = foldRows(dy);
+  } else if (!g.symmetric()) {
     padded[1] += g.pads[0] + g.pads[1];
     padded[2] += g.pads[2] + g.pads[3];
   }
@@ -134,22 +137,24 @@ at::Tensor convBackpropInput(const at::Tensor& dyIn, const at::Tensor& f, std::v
   auto grads = at::convolution_backward(toNCHW(dy), shapeOnly, w, c10::nullopt, g.strides, g.padding(),
                                         g.dilations, false, {0, 0}, depthwise ? inShape[3] : 1,
                                         {true, false, false});
-  return unpadNHWC(toNHWC(std::get<0>(grads)), g, h, wd).contiguous();
+  at::Tensor dx = toNHWC(std::get<0>(grads));
+  if (pointwise) return dx.view(inShape);
+  return unpadNHWC(dx, g, h, wd).contiguous();
 }
 
 at::Tensor convBackpropFilter(const at::Tensor& x, const at::Tensor& dyIn, std::vector<int64_t> fShape,
                               const ConvGeometry& g, bool depthwise) {
   at::Tensor dy = extendDy(dyIn, atenOut(x.size(1), fShape[0], g.strides[0], g.dilations[0], g.pads[0] + g.pads[1]),
                            atenOut(x.size(2), fShape[1], g.strides[1], g.dilations[1], g.pads[2] + g.pads[3]));
-  if (!depthwise && isPointwise(at::empty(fShape), g)) {
-    int64_t ci = fShape[2], co = fShape[3];
-    return at::mm(x.reshape({-1, ci}).t(), dy.reshape({-1, co})).view(fShape);
-  }
+  bool pointwise = !depthwise && fShape[0] == 1 && fShape[1] == 1 && g.strides[0] == 1 && g.strides[1] == 1 &&
+                   g.pads[0] == 0 && g.pads[1] == 0 && g.pads[2] == 0 && g.pads[3] == 0;
   int64_t outC = depthwise ? fShape[2] * fShape[3] : fShape[3];
   int64_t inC = depthwise ? 1 : fShape[2];
   at::Tensor shapeOnly = at::empty({outC, inC, fShape[0], fShape[1]},
                                    dy.options().memory_format(at::MemoryFormat::ChannelsLast));
-  auto grads = at::convolution_backward(toNCHW(dy), toNCHW(padNHWC(x, g, 0)), shapeOnly, c10::nullopt,
+  at::Tensor xin = pointwise ? foldRows(x) : padNHWC(x, g, 0);
+  if (pointwise) dy = foldRows(dy);
+  auto grads = at::convolution_backward(toNCHW(dy), toNCHW(xin), shapeOnly, c10::nullopt,
                                         g.strides, g.padding(), g.dilations, false, {0, 0},
                                         depthwise ? x.size(3) : 1, {false, true, false});
   at::Tensor dw = std::get<1>(grads);  // [out, in, fh, fw]

@@ -50,6 +50,9 @@ export function loadTorchAddon(): TorchAddon {
       `the torch backend's addon ${ADDON_PATH} is not built; install libtorch (apt-get install libtorch-dev libopenblas0 or set LIBTORCH) and run 'npm run build:native'.`,
     );
   }
+  // libgomp reads this when libtorch loads. Its default (spin-waiting between parallel regions) is
+  // ~30× slower on a machine shared with other processes; sleeping threads cost little when it is idle.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   try {
     addon = createRequire(import.meta.url)(ADDON_PATH) as TorchAddon;
   } catch (err) {
