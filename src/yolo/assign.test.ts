@@ -112,6 +112,6 @@ describe('ignoreMask', () => {
   });
 
   it('rejects a threshold outside [0, 1)', () => {
-    assert.throws(() => ignoreMask(new Float32Array(13 * 13 * 30), [new Float32Array(0)], 0, [13, 13], V4, 1.5), /threshold = 1.5 is invalid; use an IoU in \[0, 1\)/);
+    assert.throws(() => ignoreMask(new Float32Array(13 * 13 * 30), [new Float32Array(0)], 0, [13, 13], V4, 1.5), /threshold = 1.5 is invalid; use an IoU in \[0.5, 1\)/);
   });
 });

@@ -176,7 +176,7 @@ function rowIndex(targets: readonly Float32Array[]): (g: number) => [Float32Arra
  * @param targets per image, rows [cx, cy, w, h, class] normalised to the input
  * @param level output level (selects `anchorsMask[level]`)
  * @param grid [H, W] of the level
- * @param threshold IoU threshold, default 0.5
+ * @param threshold IoU threshold in [0.5, 1), default 0.5 (from ½ up, only cells under a ground truth can pass)
  * @returns Uint8Array [B·H·W·A] in cell order
  * @example
  * const ignored = ignoreMask(await raw.data() as Float32Array, targets, 0, [13, 13], opts);
@@ -189,64 +189,50 @@ export function ignoreMask(
   opts: AssignOptions,
   threshold = 0.5,
 ): Uint8Array {
-  if (!(threshold >= 0 && threshold < 1)) {
-    throw new Error(`ignoreMask: threshold = ${threshold} is invalid; use an IoU in [0, 1) (the reference uses 0.5).`);
+  if (!(threshold >= 0.5 && threshold < 1)) {
+    throw new Error(`ignoreMask: threshold = ${threshold} is invalid; use an IoU in [0.5, 1) (the reference uses 0.5).`);
   }
   const [H, W] = grid;
   const [inH, inW] = opts.inputShape;
   const mask = opts.anchorsMask[level];
   const A = mask.length;
   const D = 5 + opts.numClasses;
-  // anchors of this level in grid units
+  // anchors of this level in grid units, and ln(anchor area)
   const anchorW = mask.map((a) => Math.fround(opts.anchors[a][0] / (inW / W)));
   const anchorH = mask.map((a) => Math.fround(opts.anchors[a][1] / (inH / H)));
+  const logAnchorArea = anchorW.map((w, k) => Math.log(w * anchorH[k]));
+  const logThreshold = Math.log(threshold);
   const out = new Uint8Array(targets.length * H * W * A);
   for (let b = 0; b < targets.length; b++) {
     const rows = targets[b];
-    const n = rows.length / 5;
-    if (n === 0) continue;
-    // ground-truth corners in grid units: [x1, y1, x2, y2] per row
-    const gt = new Float64Array(4 * n);
-    let minArea = Infinity;
-    let maxArea = 0;
-    for (let t = 0; t < n; t++) {
-      const cx = Math.fround(rows[5 * t] * W);
-      const cy = Math.fround(rows[5 * t + 1] * H);
-      const w = Math.fround(rows[5 * t + 2] * W);
-      const h = Math.fround(rows[5 * t + 3] * H);
-      gt[4 * t] = cx - w / 2;
-      gt[4 * t + 1] = cy - h / 2;
-      gt[4 * t + 2] = cx + w / 2;
-      gt[4 * t + 3] = cy + h / 2;
-      minArea = Math.min(minArea, w * h);
-      maxArea = Math.max(maxArea, w * h);
-    }
-    // IoU ≤ min(area)/max(area), so IoU > 0.5 needs the predicted area within (½, 2)× some ground
-    // truth's; tested on tw + th = ln(area / anchor area) before any exp (with a safety margin)
-    const lo = anchorW.map((aw, k) => Math.log((minArea * threshold) / (aw * anchorH[k])) - 1e-6);
-    const hi = anchorW.map((aw, k) => Math.log(maxArea / threshold / (aw * anchorH[k])) + 1e-6);
-    for (let j = 0; j < H; j++) {
-      for (let i = 0; i < W; i++) {
-        for (let k = 0; k < A; k++) {
-          const cell = ((b * H + j) * W + i) * A + k;
-          const o = cell * D;
-          const logArea = raw[o + 2] + raw[o + 3];
-          if (!(logArea > lo[k] && logArea < hi[k])) continue;
-          const hw = (Math.exp(raw[o + 2]) * anchorW[k]) / 2;
-          const hh = (Math.exp(raw[o + 3]) * anchorH[k]) / 2;
-          let cx = NaN;
-          let cy = NaN;
-          for (let t = 0; t < 4 * n; t += 4) {
-            // the centre lies in [i, i+1] × [j, j+1]: skip ground truths the box cannot reach
-            if (i + 1 + hw <= gt[t] || i - hw >= gt[t + 2] || j + 1 + hh <= gt[t + 1] || j - hh >= gt[t + 3]) continue;
-            if (Number.isNaN(cx)) {
-              cx = 1 / (1 + Math.exp(-raw[o])) + i;
-              cy = 1 / (1 + Math.exp(-raw[o + 1])) + j;
-            }
-            if (iouCorners(cx - hw, cy - hh, cx + hw, cy + hh, gt[t], gt[t + 1], gt[t + 2], gt[t + 3]) > threshold) {
-              out[cell] = 1;
-              break;
-            }
+    for (let r = 0; r < rows.length; r += 5) {
+      const cx = Math.fround(rows[r] * W);
+      const cy = Math.fround(rows[r + 1] * H);
+      const w = Math.fround(rows[r + 2] * W);
+      const h = Math.fround(rows[r + 3] * H);
+      const [x1, y1, x2, y2] = [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2];
+      const logArea = Math.log(w * h);
+      // IoU > ½ puts the predicted centre inside the ground truth (else less than half of the
+      // prediction overlaps it), so only cells under the box can qualify (one cell of margin)
+      const i0 = Math.max(0, Math.floor(x1) - 1);
+      const i1 = Math.min(W - 1, Math.floor(x2) + 1);
+      const j0 = Math.max(0, Math.floor(y1) - 1);
+      const j1 = Math.min(H - 1, Math.floor(y2) + 1);
+      for (let j = j0; j <= j1; j++) {
+        for (let i = i0; i <= i1; i++) {
+          for (let k = 0; k < A; k++) {
+            const cell = ((b * H + j) * W + i) * A + k;
+            if (out[cell]) continue;
+            const o = cell * D;
+            // IoU ≤ min(area)/max(area): the predicted area must be within (t, 1/t)× the ground
+            // truth's; tested on tw + th = ln(area / anchor area) before any exp (with a margin)
+            const rel = raw[o + 2] + raw[o + 3] + logAnchorArea[k] - logArea;
+            if (!(rel > logThreshold - 1e-6 && rel < -logThreshold + 1e-6)) continue;
+            const hw = (Math.exp(raw[o + 2]) * anchorW[k]) / 2;
+            const hh = (Math.exp(raw[o + 3]) * anchorH[k]) / 2;
+            const px = 1 / (1 + Math.exp(-raw[o])) + i;
+            const py = 1 / (1 + Math.exp(-raw[o + 1])) + j;
+            if (iouCorners(px - hw, py - hh, px + hw, py + hh, x1, y1, x2, y2) > threshold) out[cell] = 1;
           }
         }
       }
