@@ -1,0 +1,193 @@
+/**
+ * `npm run bench -- forward [--backends torch,wasm,cpu] [--variants yolov4-tiny,yolov4] [--repeats 3]
+ *   [--threads 1] [--budget 120] [--max-gib 8]`
+ *
+ * Inference latency (batch 1, 416×416) and training-step time (batch 8 at 256 and 416: forward in
+ * training mode, a stand-in loss Σ mean(out²), backward, SGD update) of YOLOv4 and YOLOv4-tiny on each
+ * TensorFlow.js backend, and of the same networks in PyTorch (bench/forward.py, written from the spec,
+ * same threads) in the same run, with the ratio tfjs / PyTorch. Each cell runs in its own process so
+ * that a backend running out of memory is reported, not fatal. Cells whose estimated time (from the
+ * throughput of the cells before) exceeds --budget seconds, or whose estimated activation memory
+ * exceeds --max-gib, are reported as skipped with the estimate.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { availableBackends, initBackend, type BackendName } from '../src/backend/index.js';
+import { createYolo, exportSafetensors, loadDarknetWeights, type Yolo, type YoloVariant } from '../src/models/index.js';
+import { GOLDEN_DIR } from '../test/helpers.js';
+import { BENCH_DIR, printTable, runPython, time, writeResult, type Timing } from './harness.js';
+
+interface Cell {
+  variant: YoloVariant;
+  classes: number;
+  kind: 'infer' | 'train';
+  batch: number;
+  size: number;
+}
+
+type CellResult = Cell & Partial<Timing> & { error?: string; skipped?: string; estimateS?: number };
+
+/** Conv GFLOPs per image at 416 (reference-spec §1.7, 20 classes). */
+const GFLOP_416: Record<YoloVariant, number> = { yolov4: 59.67, 'yolov4-tiny': 6.81 };
+
+function gflop(c: Cell): number {
+  // a training step ≈ forward + two backward convolutions
+  return GFLOP_416[c.variant] * (c.size / 416) ** 2 * c.batch * (c.kind === 'train' ? 3 : 1);
+}
+
+/** Rough activation memory of a training step (bytes): every node output kept for backprop, ×4 for BN/activation temporaries. */
+function activationBytes(model: Yolo, c: Cell): number {
+  let strideOf: number[] = [];
+  strideOf = model.graph.nodes.map(() => 1);
+  let total = 0;
+  model.graph.nodes.forEach((n, i) => {
+    const src = 'inputs' in n ? n.inputs[0] : 'input' in n ? n.input : 0;
+    strideOf[i] = i === 0 ? 1 : n.kind === 'upsample' ? strideOf[src] / 2 : strideOf[src] * ('stride' in n ? n.stride : 1);
+    total += (c.size / strideOf[i]) ** 2 * n.channels;
+  });
+  return total * 4 * c.batch * (c.kind === 'train' ? 4 : 1);
+}
+
+const label = (c: Cell) => `${c.kind} b${c.batch}@${c.size}`;
+
+/** Runs one cell in this process and prints its timing as JSON. */
+async function measureCell(backend: BackendName, threads: number, cell: Cell, repeats: number, warmup: number): Promise<void> {
+  await initBackend({ prefer: backend, threads, quiet: true });
+  const model = createYolo({ variant: cell.variant, numClasses: cell.classes, inputShape: [cell.size, cell.size], seed: 0 });
+  const x = tf.randomUniform([cell.batch, cell.size, cell.size, 3]) as tf.Tensor4D;
+  const optimizer = tf.train.sgd(1e-3);
+  const step = cell.kind === 'infer'
+    ? () => tf.tidy(() => model.predictRaw(x)).forEach((o) => { o.dataSync(); o.dispose(); })
+    : () => {
+      const cost = optimizer.minimize(
+        () => tf.addN(model.predictRaw(x, true).map((o) => tf.mean(tf.square(o)))) as tf.Scalar,
+        true,
+        model.trainableVariables(),
+      );
+      cost?.dataSync();
+      cost?.dispose();
+    };
+  const t = await time(step, { repeats, warmup });
+  console.log(JSON.stringify(t));
+}
+
+function measureInChild(backend: BackendName, threads: number, cell: Cell, repeats: number, warmup: number): Timing | string {
+  const args = ['--max-old-space-size=16384', '--import', 'tsx', join(BENCH_DIR, 'run.ts'), 'forward', '--child', backend, '--threads', String(threads),
+    '--cell', JSON.stringify(cell), '--repeats', String(repeats), '--warmup', String(warmup)];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const lines = r.stdout.trim().split('\n');
+  if (r.status !== 0) {
+    const why = r.signal ? `killed by ${r.signal}` : (r.stderr.trim().split('\n').filter((l) => /error/i.test(l)).pop() ?? r.stderr.trim().split('\n').pop() ?? '');
+    return `failed: ${why.slice(0, 160)}`;
+  }
+  return JSON.parse(lines[lines.length - 1]) as Timing;
+}
+
+function list<T extends string>(value: string | boolean | undefined, fallback: T[]): T[] {
+  return typeof value === 'string' ? (value.split(',') as T[]) : fallback;
+}
+
+/**
+ * Interop check: the golden Darknet file → our importer → our safetensors export → the PyTorch network of
+ * forward.py with load_state_dict(strict=True) → the golden outputs. Returns PyTorch's relative errors.
+ */
+function pytorchInteropCheck(): unknown {
+  const dir = mkdtempSync(join(os.tmpdir(), 'focal-yolo-bench-'));
+  try {
+    const golden = join(GOLDEN_DIR, 'yolov4-tiny-3cls-160');
+    const model = createYolo({ variant: 'yolov4-tiny', numClasses: 3, seed: 0 });
+    loadDarknetWeights(model, new Uint8Array(readFileSync(join(golden, 'model.weights'))));
+    const path = join(dir, 'tiny.safetensors');
+    writeFileSync(path, exportSafetensors(model));
+    model.dispose();
+    return runPython('forward.py', { mode: 'check', safetensors: path, variant: 'yolov4-tiny', classes: 3, io: join(golden, 'io.json') });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(args: Record<string, string | boolean>): Promise<void> {
+  const repeats = Number(args.repeats ?? 3);
+  const threads = Number(args.threads ?? 1);
+  if (typeof args.child === 'string') {
+    await measureCell(args.child as BackendName, threads, JSON.parse(String(args.cell)) as Cell, repeats, Number(args.warmup ?? 1));
+    return;
+  }
+  const budget = Number(args.budget ?? 120);
+  const maxGiB = Number(args['max-gib'] ?? 8);
+  const variants = list<YoloVariant>(args.variants, ['yolov4-tiny', 'yolov4']);
+  const backends = list<BackendName>(args.backends, (await availableBackends()).filter((b) => b !== 'tfjs-node'));
+  const cells: Cell[] = [];
+  for (const variant of variants) {
+    cells.push({ variant, classes: 20, kind: 'infer', batch: 1, size: 416 });
+    cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 256 });
+    cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 416 });
+  }
+  // a small training probe first, so that the first real training cell has a throughput estimate
+  const probe: Cell = { variant: 'yolov4-tiny', classes: 20, kind: 'train', batch: 2, size: 128 };
+  const ordered = [probe, ...cells].sort((a, b) => gflop(a) - gflop(b));
+
+  await initBackend({ prefer: 'cpu', quiet: true });
+  const interop = pytorchInteropCheck();
+  console.log(`PyTorch (strict load_state_dict of our safetensors export of the golden tiny): ${JSON.stringify(interop)}`);
+  const loadBefore = os.loadavg();
+  const shapes = new Map(variants.map((v) => [v, createYolo({ variant: v, numClasses: 20, seed: 0 })]));
+  const memGiB = (c: Cell) => activationBytes(shapes.get(c.variant) ?? createYolo({ variant: c.variant, numClasses: 20, seed: 0 }), c) / 2 ** 30;
+
+  const tfjs: Record<string, CellResult[]> = {};
+  for (const backend of backends) {
+    tfjs[backend] = [];
+    const throughput: Partial<Record<Cell['kind'], number>> = {}; // GFLOP/s of the last measured cell of each kind
+    for (const cell of ordered) {
+      const rate = throughput[cell.kind] ?? throughput.infer;
+      const estimateS = rate ? gflop(cell) / rate : undefined;
+      const result: CellResult = { ...cell, estimateS };
+      if (estimateS !== undefined && estimateS > budget) {
+        result.skipped = `est. ${estimateS.toFixed(0)} s > budget ${budget} s`;
+      } else if (cell.kind === 'train' && memGiB(cell) > maxGiB) {
+        result.skipped = `est. ${memGiB(cell).toFixed(1)} GiB > --max-gib ${maxGiB}`;
+      } else {
+        const n = estimateS === undefined ? repeats : Math.max(1, Math.min(repeats, Math.floor(budget / Math.max(estimateS, 1e-3)) - 1));
+        const warmup = estimateS !== undefined && estimateS * (n + 1) > budget ? 0 : 1;
+        console.log(`${backend}: ${cell.variant} ${label(cell)} (${n} repeat(s)${estimateS ? `, est. ${estimateS.toFixed(1)} s each` : ''}) …`);
+        const t = measureInChild(backend, threads, cell, n, warmup);
+        if (typeof t === 'string') result.error = t;
+        else {
+          Object.assign(result, t);
+          throughput[cell.kind] = gflop(cell) / (t.medianMs / 1000);
+        }
+      }
+      tfjs[backend].push(result);
+    }
+  }
+  shapes.forEach((m) => m.dispose());
+
+  console.log(`measuring PyTorch with ${threads} thread(s) …`);
+  const torch = runPython<{ torch: string; threads: number; results: CellResult[] }>('forward.py', { mode: 'time', cells, repeats }, { threads });
+
+  const rows: Record<string, string | number>[] = [];
+  for (const cell of cells) {
+    const ref = torch?.results.find((r) => r.variant === cell.variant && label(r) === label(cell));
+    for (const backend of backends) {
+      const r = tfjs[backend].find((q) => q.variant === cell.variant && label(q) === label(cell)) as CellResult;
+      rows.push({
+        network: cell.variant,
+        step: label(cell),
+        backend,
+        'tfjs ms': r.medianMs ?? (r.skipped ? `skipped (${r.skipped})` : (r.error ?? '?')),
+        'torch ms': ref?.medianMs ?? ref?.error ?? 'n/a',
+        'tfjs/torch': r.medianMs !== undefined && ref?.medianMs !== undefined ? r.medianMs / ref.medianMs : '-',
+      });
+    }
+  }
+  printTable(rows);
+  writeResult('forward', {
+    settings: { repeats, threads, budgetS: budget, maxGiB, loss: 'sum over levels of mean(out^2)', optimizer: 'SGD', classes: 20 },
+    loadAverage: { before: loadBefore, after: os.loadavg() },
+    pytorchInterop: interop,
+    tfjs, pytorch: torch ?? null, table: rows,
+  });
+}
