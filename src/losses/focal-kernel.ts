@@ -57,13 +57,15 @@ function storage(backendName: string, backend: unknown): Storage {
  * loss_i = α_t·m^γ·CE and grad_i = α_t·m^γ·[(p − y) + γ·CE·(1 − 2y)·p·q/m] (see focal.ts), with
  * p = σ(x), q = σ(−x) from one exp, CE = y·softplus(−x) + (1 − y)·softplus(x) from one log1p.
  * `alpha` holds one α (length 1) or one per class (the last axis); empty means no balancing.
+ * Writes the losses to `loss` and `scale`·grad to `grad` when given; returns Σ loss (float64).
  */
 export function sigmoidFocalLoop(
   x: Float32Array, y: Float32Array, alpha: Float32Array | number[], gamma: number,
-  loss: Float32Array, grad: Float32Array | undefined,
-): void {
+  loss: Float32Array | undefined, grad: Float32Array | undefined, scale = 1,
+): number {
   const classes = alpha.length;
   const square = gamma === 2;
+  let sum = 0;
   for (let i = 0; i < x.length; i++) {
     const xi = x[i];
     const yi = y[i];
@@ -81,12 +83,15 @@ export function sigmoidFocalLoop(
       at = 1 - a + (2 * a - 1) * yi;
     }
     const f = at * modulator;
-    loss[i] = f * ce;
+    const li = f * ce;
+    sum += li;
+    if (loss !== undefined) loss[i] = li;
     if (grad !== undefined) {
       const r = m > 0 ? (p * q) / m : 0;
-      grad[i] = f * (p * (1 - yi) - yi * q + gamma * ce * (1 - 2 * yi) * r);
+      grad[i] = scale * f * (p * (1 - yi) - yi * q + gamma * ce * (1 - 2 * yi) * r);
     }
   }
+  return sum;
 }
 
 function kernelConfig(backendName: string): KernelConfig {
@@ -95,31 +100,39 @@ function kernelConfig(backendName: string): KernelConfig {
     backendName,
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { x, y, alpha } = inputs as { x: TensorInfo; y: TensorInfo; alpha?: TensorInfo };
-      const { gamma, withGrad } = attrs as unknown as { gamma: number; withGrad: boolean };
+      const { gamma, withGrad, scale } = attrs as unknown as { gamma: number; withGrad: boolean; scale: number };
+      const reduce = scale > 0; // 0: elementwise; > 0: one scalar, scale·Σ loss
       const store = storage(backendName, backend);
-      const lossInfo = store.output(x.shape);
+      const lossInfo = store.output(reduce ? [] : x.shape);
       const gradInfo = withGrad ? store.output(x.shape) : undefined;
       const alphaValues = alpha === undefined ? [] : Float32Array.from(store.view(alpha));
-      sigmoidFocalLoop(store.view(x), store.view(y), alphaValues, gamma, store.view(lossInfo),
-        gradInfo === undefined ? undefined : store.view(gradInfo));
+      const lossView = store.view(lossInfo);
+      const sum = sigmoidFocalLoop(store.view(x), store.view(y), alphaValues, gamma, reduce ? undefined : lossView,
+        gradInfo === undefined ? undefined : store.view(gradInfo), reduce ? scale : 1);
+      if (reduce) lossView[0] = scale * sum;
       return gradInfo === undefined ? [lossInfo] : [lossInfo, gradInfo];
     },
   };
 }
 
+/** Whether the active backend runs the fused kernel. */
+export function fusedFocalAvailable(): boolean {
+  return enabled && (FUSED_BACKENDS as readonly string[]).includes(tf.getBackend());
+}
+
 /**
  * Runs the fused kernel when the active backend has it: returns [loss] or [loss, grad], or
  * undefined (use the composite ops). `alpha` is a length-1 or per-class [C] tensor, or undefined.
+ * With `scale` > 0 the loss is the scalar scale·Σ loss and the gradient is scaled to match.
  */
 export function fusedSigmoidFocal(
-  x: tf.Tensor, y: tf.Tensor, alpha: tf.Tensor | undefined, gamma: number, withGrad: boolean,
+  x: tf.Tensor, y: tf.Tensor, alpha: tf.Tensor | undefined, gamma: number, withGrad: boolean, scale = 0,
 ): tf.Tensor[] | undefined {
-  const backendName = tf.getBackend();
-  if (!enabled || !(FUSED_BACKENDS as readonly string[]).includes(backendName)) return undefined;
+  if (!fusedFocalAvailable()) return undefined;
   if (!registered) {
     for (const name of FUSED_BACKENDS) tf.registerKernel(kernelConfig(name));
     registered = true;
   }
   const inputs: tf.NamedTensorMap = alpha === undefined ? { x, y } : { x, y, alpha };
-  return tf.engine().runKernel(SIGMOID_FOCAL_KERNEL, inputs, { gamma, withGrad }) as unknown as tf.Tensor[];
+  return tf.engine().runKernel(SIGMOID_FOCAL_KERNEL, inputs, { gamma, withGrad, scale }) as unknown as tf.Tensor[];
 }

@@ -36,6 +36,9 @@ for (const { backend, fused, label } of modes) {
     const r = lossAndGrad(y, x, { alpha: 0.25, gamma: 2 });
     assertAllClose(r.loss, [0.0433217, 0.1299651, 0.00045089, 0.41251954, 1.23755863, 0.00008196], { rtol: 1e-6, atol: 6e-9, what: 'FL' });
     assertAllClose(r.grad, [-0.0745717, 0.2237151, -0.00121774, -0.26917843, 0.8075353, 0.00023615], { rtol: 1e-6, atol: 6e-9, what: 'dFL/dx' });
+    // an upstream factor and a normaliser scale the gradient (the fused kernel reduces in place)
+    const scaled = tf.tidy(() => values(tf.grad((z: tf.Tensor) => tf.mul(3, sigmoidFocalLoss(y, z, { normalizer: 2 })))(x)));
+    assertAllClose(scaled, Array.from(r.grad, (g) => 1.5 * g), { rtol: 1e-6, atol: 1e-9, what: '3 · dFL/dx / 2' });
     tf.dispose([x, y]);
   });
 

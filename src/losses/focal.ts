@@ -8,9 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { clippedBce } from './bce.js';
-import { fusedSigmoidFocal } from './focal-kernel.js';
+import { fusedFocalAvailable, fusedSigmoidFocal } from './focal-kernel.js';
 import {
-  alphaT, checkGamma, checkLabelSmoothing, checkReduction, checkSameShape, reduceLoss, resolveAlpha,
+  alphaT, checkGamma, checkLabelSmoothing, checkReduction, checkSameShape, directReductionScale, reduceLoss, resolveAlpha,
   smoothBinary, toFloat, type FocalOptions, type TensorInput,
 } from './options.js';
 
@@ -78,6 +78,29 @@ export function sigmoidFocalElementwise(x: tf.Tensor, y: tf.Tensor, alpha: numbe
 }
 
 /**
+ * scale·Σ α_t·m^γ·CE as one scalar, loss and scaled gradient from the fused kernel in one pass
+ * (no elementwise loss, no broadcast gradient); undefined where the backend has no fused kernel.
+ */
+function sigmoidFocalReduced(x: tf.Tensor, y: tf.Tensor, alpha: number | tf.Tensor1D | null, gamma: number, scale: number): tf.Tensor | undefined {
+  if (!fusedFocalAvailable()) return undefined;
+  const alphaTensor = alpha === null ? undefined : typeof alpha === 'number' ? tf.tensor1d([alpha]) : alpha;
+  const withGrad = tf.engine().state.gradientDepth > 0;
+  const focal = tf.customGrad((logits, save) => {
+    const [value, grad] = fusedSigmoidFocal(logits as tf.Tensor, y, alphaTensor, gamma, withGrad, scale) as tf.Tensor[];
+    if (grad !== undefined) (save as tf.GradSaveFunc)([grad]);
+    // dy is the upstream scalar; the common dy = 1 needs no pass over the gradient (a reshape to the
+    // same shape shares the saved data instead of copying it)
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        dy.size === 1 && dy.dataSync()[0] === 1 ? tf.reshape(saved[0], saved[0].shape) : tf.mul(dy, saved[0]),
+      ],
+    };
+  });
+  return focal(x);
+}
+
+/**
  * Sigmoid focal loss from logits: `α_t · (1 − p_t)^γ · CE(σ(x), y)`.
  *
  * Numerically stable for any logit (log-sigmoid form, no `log(0)`, no clipping) with a hand-written
@@ -115,7 +138,9 @@ export function sigmoidFocalLoss(labels: TensorInput, logits: TensorInput, opts:
     checkSameShape(y0, x, ['labels', 'logits'], op);
     const alpha = resolveAlpha(opts.alpha === undefined ? DEFAULT_ALPHA : opts.alpha, x.shape, op);
     const y = smoothBinary(y0, eps);
-    return reduceLoss(sigmoidFocalElementwise(x, y, alpha, gamma), opts, op);
+    const scale = directReductionScale(opts, x.size, op);
+    const reduced = scale === undefined ? undefined : sigmoidFocalReduced(x, y, alpha, gamma, scale);
+    return reduced ?? reduceLoss(sigmoidFocalElementwise(x, y, alpha, gamma), opts, op);
   });
 }
 

@@ -137,6 +137,17 @@ function reductionName(r: LossReduction | undefined, op: string): 'none' | 'sum'
   }
 }
 
+/**
+ * When the reduction is one scale factor on Σ L (no weights; 'sum', 'mean' or a number normaliser),
+ * returns that factor so a fused kernel can reduce in place; otherwise undefined.
+ */
+export function directReductionScale(opts: LossOptions, size: number, op: string): number | undefined {
+  const kind = reductionName(opts.reduction, op);
+  if (opts.weights !== undefined || kind === 'none' || opts.normalizer instanceof tf.Tensor) return undefined;
+  if (opts.normalizer !== undefined) return 1 / Math.max(1, opts.normalizer);
+  return kind === 'sum' ? 1 : 1 / Math.max(1, size);
+}
+
 /** Validates the options of {@link reduceLoss} up front (before any tensor work). */
 export function checkReduction(opts: LossOptions, op: string): void {
   reductionName(opts.reduction, op);
