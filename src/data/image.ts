@@ -3,9 +3,13 @@
  * grayscale expanded to RGB, alpha flattened onto the reference's grey 128. Never a hand-written decoder.
  */
 import sharp from 'sharp';
+import { resizeBicubic } from './resample.js';
 
 /** The grey the reference fills empty canvas with. */
 export const GREY = 128;
+
+/** How images are resized: libvips' bicubic (fast) or Pillow's BICUBIC reproduced exactly. */
+export type Resampler = 'libvips' | 'pil';
 
 /** An 8-bit RGB image, row-major HWC. */
 export interface RgbImage {
@@ -40,13 +44,20 @@ export async function imageSize(path: string): Promise<{ width: number; height: 
  * @param opts.size `[width, height]` to resize to; omitted → original size
  * @param opts.flip mirror horizontally (before resizing)
  * @param opts.region `[left, top, width, height]` of the (resized) image to return; omitted → all of it
+ * @param opts.resampler `'libvips'` (default, fast) or `'pil'` (Pillow's BICUBIC bit for bit, slower)
  * @example
  * const img = await decodeImage('a.jpg', { size: [208, 160] }); // img.data.length === 208 * 160 * 3
  */
 export async function decodeImage(
   path: string,
-  opts: { size?: [number, number]; flip?: boolean; region?: [number, number, number, number] } = {},
+  opts: { size?: [number, number]; flip?: boolean; region?: [number, number, number, number]; resampler?: Resampler } = {},
 ): Promise<RgbImage> {
+  if (opts.size && opts.resampler === 'pil') {
+    const full = await decodeImage(path, { flip: opts.flip });
+    const [w, h] = opts.size;
+    const region = opts.region ?? [0, 0, w, h];
+    return { data: resizeBicubic(full.data, full.width, full.height, w, h, region), width: region[2], height: region[3] };
+  }
   let pipeline = sharp(path, { failOn: 'error' }).autoOrient();
   if (opts.flip) pipeline = pipeline.flop();
   pipeline = pipeline.flatten({ background: { r: GREY, g: GREY, b: GREY } });

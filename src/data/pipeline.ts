@@ -6,7 +6,7 @@
 import { letterbox } from '../boxes/letterbox.js';
 import { mergeMosaicBoxes, greyCanvas, paste, placeBoxes, planHsv, planMosaic, planRandom, type BoxRow, type JitterOptions } from './augment.js';
 import { hsvJitter, type HsvGains } from './hsv.js';
-import { decodeImage, imageSize } from './image.js';
+import { decodeImage, imageSize, type Resampler } from './image.js';
 import { createRandom, randomInt, shuffleInPlace, type Random } from './rng.js';
 import type { Sample } from './types.js';
 
@@ -28,6 +28,8 @@ export interface AugmentOptions extends JitterOptions {
   epochs?: number;
   /** the run's seed [11] */
   seed?: number;
+  /** resizing: libvips' bicubic, or Pillow's BICUBIC bit for bit (the reference's arithmetic, slower) ['libvips'] */
+  resampler?: Resampler;
 }
 
 /** What the pipeline needs of a sample: image path, size if known, training boxes `[x1,y1,x2,y2,cls]`. */
@@ -70,6 +72,7 @@ export function resolveAugmentOptions(opts: AugmentOptions): Required<AugmentOpt
     specialAugRatio: prob('specialAugRatio', opts.specialAugRatio ?? 0.7),
     epochs,
     seed: opts.seed ?? 11,
+    resampler: opts.resampler ?? 'libvips',
     jitter: opts.jitter ?? 0.3,
     hue: opts.hue ?? 0.1,
     sat: opts.sat ?? 0.7,
@@ -141,7 +144,7 @@ export class SamplePipeline {
     const gains = planHsv(rng, this.options);
     const canvas = greyCanvas(w, h, gains);
     // Mirroring the whole canvas equals pasting the mirrored image at the mirrored offset.
-    await pasteImage(canvas, w, h, item.image, p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy, p.flip, [0, 0, w, h], gains);
+    await pasteImage(canvas, w, h, item.image, p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy, p.flip, [0, 0, w, h], gains, this.options.resampler);
     return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'random' };
   }
 
@@ -151,7 +154,7 @@ export class SamplePipeline {
     const [iw, ih] = await this.size(item);
     const lb = letterbox([iw, ih], [w, h]);
     const canvas = greyCanvas(w, h);
-    await pasteImage(canvas, w, h, item.image, lb.nw, lb.nh, lb.dx, lb.dy, false, [0, 0, w, h]);
+    await pasteImage(canvas, w, h, item.image, lb.nw, lb.nh, lb.dx, lb.dy, false, [0, 0, w, h], undefined, this.options.resampler);
     const p = { nw: lb.nw, nh: lb.nh, dx: lb.dx, dy: lb.dy, flip: false };
     return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'letterbox' };
   }
@@ -173,7 +176,7 @@ export class SamplePipeline {
     await Promise.all(
       picks.map((it, i) => {
         const t = plan.tiles[i];
-        return pasteImage(canvas, w, h, it.image, t.nw, t.nh, t.dx, t.dy, t.flip, quadrants[i], gains);
+        return pasteImage(canvas, w, h, it.image, t.nw, t.nh, t.dx, t.dy, t.flip, quadrants[i], gains, this.options.resampler);
       }),
     );
     const tileRows = picks.map((it, i) => placeBoxes(rng, it.rows, sizes[i][0], sizes[i][1], plan.tiles[i], w, h, 'source'));
@@ -198,7 +201,8 @@ async function pasteImage(
   y: number,
   flip: boolean,
   clip: [number, number, number, number],
-  gains?: HsvGains,
+  gains: HsvGains | undefined,
+  resampler: Resampler,
 ): Promise<void> {
   const x0 = Math.max(x, clip[0], 0);
   const y0 = Math.max(y, clip[1], 0);
@@ -208,7 +212,7 @@ async function pasteImage(
     await imageSize(image); // nothing visible, but a broken file must still fail
     return;
   }
-  const part = await decodeImage(image, { size: [nw, nh], flip, region: [x0 - x, y0 - y, x1 - x0, y1 - y0] });
+  const part = await decodeImage(image, { size: [nw, nh], flip, region: [x0 - x, y0 - y, x1 - x0, y1 - y0], resampler });
   if (gains) hsvJitter(part.data, gains);
   paste(canvas, w, h, part.data, x1 - x0, y1 - y0, x0, y0);
 }
