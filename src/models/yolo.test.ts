@@ -190,3 +190,15 @@ test('YOLOv4 (Mish backbone) trains on a tiny input: finite non-zero gradients, 
   model.dispose();
   await backendsUnderTest();
 });
+
+test('predictRaw leaves no tensors behind, in inference and in a training step', () => {
+  const model = createYolo({ variant: 'yolov4-tiny', numClasses: 1, inputShape: [32, 32], phi: 1, seed: 2 });
+  const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+  const before = tf.memory().numTensors;
+  tf.dispose(model.predictRaw(x));
+  const { value, grads } = tf.variableGrads(() => tf.sum(model.predictRaw(x, true)[1]) as tf.Scalar, model.trainableVariables());
+  tf.dispose([value, ...Object.values(grads)]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose(x);
+  model.dispose();
+});
