@@ -125,6 +125,8 @@ for (const { backend, fused, label } of modes) {
     assertAllClose(a, [0.9 * ce[0], 0.9 * ce[1], 0.1 * ce[2], 0.1 * ce[3]], { what: 'scalar α' });
     const v = values(sigmoidFocalLoss(y, x, { alpha: [0.9, 0.2], gamma: 0, reduction: 'none' }));
     assertAllClose(v, [0.9 * ce[0], 0.2 * ce[1], 0.1 * ce[2], 0.8 * ce[3]], { what: 'per-class α' });
+    const total = values(sigmoidFocalLoss(y, x, { alpha: [0.9, 0.2], gamma: 0, reduction: 'sum' }));
+    assertAllClose(total, [0.9 * ce[0] + 0.2 * ce[1] + 0.1 * ce[2] + 0.8 * ce[3]], { what: 'per-class α, summed' });
     tf.dispose([x, y]);
   });
 

@@ -28,6 +28,16 @@ export function logitBce(x: tf.Tensor, y: tf.Tensor, negX = tf.neg(x), oneMinusY
   return tf.add(tf.mul(y, tf.softplus(negX)), tf.mul(oneMinusY, tf.softplus(x)));
 }
 
+/** α as the fused kernel takes it: a length-1 or per-class tensor, or undefined for none. */
+function kernelAlpha(alpha: number | tf.Tensor1D | null): tf.Tensor | undefined {
+  return alpha === null ? undefined : typeof alpha === 'number' ? tf.tensor1d([alpha]) : alpha;
+}
+
+/** Whether a gradient tape is recording (the fused kernel then also computes the gradient). */
+function recordingGradients(): boolean {
+  return tf.engine().state.gradientDepth > 0;
+}
+
 /**
  * Elementwise α_t·m^γ·CE(x, y) with the analytic gradient with respect to x:
  * dL/dx = α_t·m^γ·[(p − y) + γ·CE·(1 − 2y)·p·q/m], where p − y = p·(1 − y) − y·q and p·q/m stays
@@ -38,9 +48,7 @@ export function logitBce(x: tf.Tensor, y: tf.Tensor, negX = tf.neg(x), oneMinusY
 export function sigmoidFocalElementwise(x: tf.Tensor, y: tf.Tensor, alpha: number | tf.Tensor1D | null, gamma: number): tf.Tensor {
   const focal = tf.customGrad((logits, save) => {
     const xs = logits as tf.Tensor;
-    const alphaTensor = alpha === null ? undefined : typeof alpha === 'number' ? tf.tensor1d([alpha]) : alpha;
-    const withGrad = tf.engine().state.gradientDepth > 0;
-    const fused = fusedSigmoidFocal(xs, y, alphaTensor, gamma, withGrad);
+    const fused = fusedSigmoidFocal(xs, y, kernelAlpha(alpha), gamma, recordingGradients());
     if (fused !== undefined) {
       if (fused.length > 1) (save as tf.GradSaveFunc)([fused[1]]);
       return { value: fused[0], gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(dy, saved[0])] };
@@ -83,10 +91,8 @@ export function sigmoidFocalElementwise(x: tf.Tensor, y: tf.Tensor, alpha: numbe
  */
 function sigmoidFocalReduced(x: tf.Tensor, y: tf.Tensor, alpha: number | tf.Tensor1D | null, gamma: number, scale: number): tf.Tensor | undefined {
   if (!fusedFocalAvailable()) return undefined;
-  const alphaTensor = alpha === null ? undefined : typeof alpha === 'number' ? tf.tensor1d([alpha]) : alpha;
-  const withGrad = tf.engine().state.gradientDepth > 0;
   const focal = tf.customGrad((logits, save) => {
-    const [value, grad] = fusedSigmoidFocal(logits as tf.Tensor, y, alphaTensor, gamma, withGrad, scale) as tf.Tensor[];
+    const [value, grad] = fusedSigmoidFocal(logits as tf.Tensor, y, kernelAlpha(alpha), gamma, recordingGradients(), scale) as tf.Tensor[];
     if (grad !== undefined) (save as tf.GradSaveFunc)([grad]);
     // dy is the upstream scalar; the common dy = 1 needs no pass over the gradient (a reshape to the
     // same shape shares the saved data instead of copying it)
