@@ -94,7 +94,7 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
 
   const rows: Record<string, string | number>[] = [];
   const results: Record<string, unknown>[] = [];
-  const backends = (await availableBackends()).filter((b) => b === 'wasm' || b === 'cpu');
+  const backends = (await availableBackends()).filter((b) => b !== 'tfjs-node');
   for (const backend of backends) {
     await initBackend({ prefer: backend, quiet: true });
     const raws = grids.map(([h, w], l) => tf.tensor4d(rawValues[l], [batch, h, w, channels]));
@@ -105,8 +105,8 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
       const { wall, cpu } = measure(() => {
         const { value, grads } = step(raws);
         loss = value.dataSync()[0];
-        // wasm and cpu run kernels synchronously: the gradients are complete here, and like an
-        // optimizer step (and PyTorch's backward) we leave them on the backend
+        // wasm, cpu and the torch addon run kernels synchronously: the gradients are complete
+        // here, and like an optimizer step (and PyTorch's backward) we leave them on the backend
         tf.dispose([value, ...grads]);
       }, repeats);
       const ref = torch?.[focalLoss ? 'focal' : 'bce'];
@@ -123,7 +123,7 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
   }
   printTable(rows);
   writeResult('yolo-loss', {
-    setup: { batch, inputSize: size, classes, objectsPerImage: objects, levels: 3, repeats, torch: torch?.torch, torchThreads: torch?.threads },
+    setup: { batch, inputSize: size, classes, objectsPerImage: objects, levels: 3, repeats, torch: torch?.torch, torchThreads: torch?.threads, loadAverage: os.loadavg() },
     results,
   });
 }
