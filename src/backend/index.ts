@@ -136,3 +136,4 @@ export async function availableBackends(): Promise<BackendName[]> {
   if (current) await tf.setBackend(current);
   return found;
 }
+export { registerWasmKernels, WASM_KERNELS } from './wasm-kernels.js';

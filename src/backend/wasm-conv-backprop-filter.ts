@@ -6,7 +6,7 @@
  * the operand XNNPACK packs (it repacks that operand for every new tensor, so it must be the small one).
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { convGeometry, type ConvGeometry } from './wasm-conv-common.js';
+import { CHUNK_ELEMENTS, convGeometry, type ConvGeometry } from './wasm-conv-common.js';
 import {
   asWasmBackend,
   heapFloats,
@@ -18,9 +18,6 @@ import {
 } from './wasm-internals.js';
 
 const KERNEL = 'Conv2DBackpropFilter';
-
-/** Elements of one chunk's colsᵀ matrix (4 MiB): measured fastest of 2^18 … 2^22 here; bounded extra memory. */
-export const CHUNK_ELEMENTS = 1 << 20;
 
 /**
  * colsᵀ for output positions m0 … m0+rows−1, written directly as [KH·KW·Ci, rows], zero where the window

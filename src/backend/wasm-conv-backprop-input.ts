@@ -7,8 +7,8 @@
  * by the zeros that the textbook "dilate dy, convolve" identity inserts.
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { convGeometry } from './wasm-conv-common.js';
-import { asWasmBackend, heapFloats, release, runWasmKernel, type WasmBackendInternals } from './wasm-internals.js';
+import { CHUNK_ELEMENTS, convGeometry, type ConvGeometry } from './wasm-conv-common.js';
+import { asWasmBackend, heapFloats, release, releaseRowView, rowView, runWasmKernel, type WasmBackendInternals } from './wasm-internals.js';
 
 const KERNEL = 'Conv2DBackpropInput';
 
@@ -143,12 +143,58 @@ function phaseConv(
   return out;
 }
 
+/** Below this many input channels the phase convolutions (Ci outputs each) waste XNNPACK's tiles. */
+export const FEW_CHANNELS = 8;
+
+/**
+ * dx for few input channels: dcols [M, K·K·Ci] = dy [M, Co] × Wᵀ [Co, K·K·Ci] as one GEMM whose packed
+ * operand is the small filter, then col2im adds each window back into dx, chunk by chunk.
+ */
+function gemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
+  const patch = kh * kw * c;
+  const total = g.batch * ho * wo;
+  const filterT = runWasmKernel(backend, 'Transpose', { x: { ...filter, shape: [patch, g.outChannels] } }, { perm: [1, 0] });
+  const dx = backend.makeOutput([g.batch, h, w, c], 'float32');
+  {
+    const { heap, start } = heapFloats(backend, dx);
+    heap.fill(0, start, start + g.batch * h * w * c);
+  }
+  const chunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / patch));
+  for (let m0 = 0; m0 < total; m0 += chunk) {
+    const rows = Math.min(chunk, total - m0);
+    const dyRows = rowView(backend, dy, m0, rows, g.outChannels);
+    const cols = runWasmKernel(backend, 'BatchMatMul', { a: dyRows, b: filterT }, { transposeA: false, transposeB: false });
+    releaseRowView(backend, dyRows);
+    const { heap, start: dst } = heapFloats(backend, dx);
+    let src = heapFloats(backend, cols).start;
+    for (let m = m0; m < m0 + rows; m++) {
+      const ox = m % wo;
+      const oy = Math.floor(m / wo) % ho;
+      const n = Math.floor(m / (wo * ho));
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = oy * g.strideHeight - g.padTop + ky;
+        for (let kx = 0; kx < kw; kx++, src += c) {
+          const ix = ox * g.strideWidth - g.padLeft + kx;
+          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+          const at = dst + ((n * h + iy) * w + ix) * c;
+          for (let k = 0; k < c; k++) heap[at + k] += heap[src + k];
+        }
+      }
+    }
+    release(backend, cols);
+  }
+  release(backend, filterT);
+  return dx;
+}
+
 function conv2DBackpropInput({ inputs, attrs, backend }: { inputs: { dy: TensorInfo; filter: TensorInfo }; attrs: NamedAttrMap; backend: unknown }): TensorInfo {
   const wasm = asWasmBackend(backend, KERNEL);
   const { dy, filter } = inputs;
   const inputShape = attrs.inputShape as number[];
   const g = convGeometry(KERNEL, inputShape, filter.shape, attrs);
   const [sy, sx] = [g.strideHeight, g.strideWidth];
+  if (g.inChannels < FEW_CHANNELS) return gemmCol2im(wasm, dy, filter, g);
   // [KH, KW, Ci, Co] → [KH, KW, Co, Ci]: dy's channels are the phase convolutions' inputs.
   const swapped = runWasmKernel(wasm, 'Transpose', { x: filter }, { perm: [0, 1, 3, 2] });
   try {

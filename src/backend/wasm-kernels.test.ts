@@ -67,29 +67,35 @@ test('wasm conv-gradient kernels match the cpu backend over shapes, strides and 
   const spatial: [number, number][] = [[7, 7], [8, 8], [6, 9]];
   let seed = 1;
   let cases = 0;
-  for (const [h, w] of spatial) {
-    for (const k of [1, 2, 3, 5]) {
-      for (const stride of [1, 2]) {
-        for (const pad of pads) {
-          await compareWithCpu({ x: [2, h, w, 3], k, co: 4, stride, pad }, seed++);
-          cases++;
+  // 3 input channels take the GEMM + col2im path of Conv2DBackpropInput, 9 the phase convolutions.
+  for (const ci of [3, 9]) {
+    for (const [h, w] of spatial) {
+      for (const k of [1, 2, 3, 5]) {
+        for (const stride of [1, 2]) {
+          for (const pad of pads) {
+            await compareWithCpu({ x: [2, h, w, ci], k, co: 4, stride, pad }, seed++);
+            cases++;
+          }
         }
       }
     }
   }
-  assert.equal(cases, 96);
+  assert.equal(cases, 192);
 });
 
 test('wasm conv-gradient kernels match cpu at YOLO-like channel counts and odd strides', async () => {
   await compareWithCpu({ x: [1, 13, 13, 32], k: 3, co: 48, stride: 1, pad: 'same' }, 101);
   await compareWithCpu({ x: [2, 12, 10, 16], k: 3, co: 8, stride: 2, pad: 'same' }, 102);
   await compareWithCpu({ x: [1, 11, 11, 5], k: 3, co: 6, stride: 3, pad: 'valid' }, 103);
+  await compareWithCpu({ x: [1, 11, 11, 12], k: 3, co: 6, stride: 3, pad: 'valid' }, 105);
   await compareWithCpu({ x: [1, 10, 10, 24], k: 1, co: 20, stride: 1, pad: 'valid' }, 104);
 });
 
-test('Conv2DBackpropFilter splits large problems into chunks that add up to the whole', async () => {
+test('the chunked GEMM paths split large problems into chunks that add up to the whole', async () => {
   // K·K·Ci·N·Ho·Wo = 72·16384 > 2^20 elements: two chunks, split in the middle of an output row.
   await compareWithCpu({ x: [4, 64, 64, 8], k: 3, co: 8, stride: 1, pad: 'same' }, 201);
+  // Few channels (GEMM + col2im for dx): 27·(200·200) > 2^20, also split mid-row.
+  await compareWithCpu({ x: [1, 200, 200, 3], k: 3, co: 4, stride: 1, pad: 'same' }, 202);
 });
 
 test('tf.grad of a small conv net (conv→relu→conv stride 2→mean) agrees on wasm and cpu', async () => {
