@@ -109,6 +109,22 @@ describe('YoloLoss hand-built cases', async () => {
         assert.equal(none.easyNegativeShare, 1);
       });
 
+      it('leaves no tensors behind: only the loss (and the gradients) survive a step', () => {
+        const raws = randomRaws(2, 13);
+        const targets = [new Float32Array([0.4, 0.4, 0.3, 0.2, 1]), new Float32Array(0)];
+        const yolo = new YoloLoss({ ...BASE, focalLoss: true });
+        const step = tf.valueAndGrads((...r: tf.Tensor[]) => yolo.total(r as tf.Tensor4D[], targets).loss);
+        tf.dispose(Object.values(step(raws)).flat());
+        const before = tf.memory().numTensors;
+        const { value, grads } = step(raws);
+        assert.equal(tf.memory().numTensors, before + 1 + grads.length);
+        tf.dispose([value, ...grads]);
+        const { loss } = yolo.total(raws, targets);
+        assert.equal(tf.memory().numTensors, before + 1);
+        loss.dispose();
+        tf.dispose(raws);
+      });
+
       it('label smoothing works (the reference ignores it): class BCE against y·(1 − ε) + ε/C', () => {
         const raws = randomRaws(1, 5);
         const targets = [new Float32Array([0.5625, 0.4375, 76 / SIZE, 55 / SIZE, 2])]; // one positive, level 1
