@@ -104,4 +104,21 @@ for (const backend of backends) {
     assert.throws(() => softmaxFocalLoss(y, x, { alpha: [0.1, 0.2] }), /softmaxFocalLoss: alpha = \[0.1,0.2\] is invalid \(2 entries for 3 classes/);
     tf.dispose([x, y]);
   });
+
+  test(`[${backend}] softmaxFocalLoss takes class indices too; a negative index ignores the row`, async () => {
+    await useBackend(backend);
+    const x = tf.tensor2d([[0.3, -0.2, 1], [2, 0.1, -1], [0.5, 0.5, 0.5]]);
+    const oneHot = tf.tensor2d([[0, 0, 1], [1, 0, 0], [0, 1, 0]]);
+    const opts = { gamma: 1.5, alpha: [0.2, 0.3, 0.5], labelSmoothing: 0.1 };
+    const rows = tf.tidy(() => values(softmaxFocalLoss(oneHot, x, { ...opts, reduction: 'none' })));
+    const sparse = tf.tidy(() => values(softmaxFocalLoss(tf.tensor1d([2, 0, 1], 'int32'), x, { ...opts, reduction: 'none' })));
+    assertAllClose(sparse, rows, { what: 'indices = one-hot' });
+    const ignored = tf.tidy(() => values(softmaxFocalLoss([2, -1, 1], x, opts)));
+    assertAllClose(ignored, [(rows[0] + rows[2]) / 2], { what: 'mean over the rows kept' });
+    const both = tf.tidy(() => values(softmaxFocalLoss([2, -1, 1], x, { ...opts, weights: [3, 1, 1] })));
+    assertAllClose(both, [(3 * rows[0] + rows[2]) / 4], { what: 'ignore index and row weights' });
+    assert.throws(() => softmaxFocalLoss([2, 3, 1], x), /softmaxFocalLoss: class index 3 at row 1 is invalid; use 0 … 2, or a negative index to ignore the row/);
+    assert.throws(() => softmaxFocalLoss([2, 0], x), /softmaxFocalLoss: class-index labels shape \[2\] does not match the logits' rows \[3\]/);
+    tf.dispose([x, oneHot]);
+  });
 }

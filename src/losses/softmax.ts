@@ -40,13 +40,44 @@ function softmaxFocalRows(x: tf.Tensor, ay: tf.Tensor, gamma: number): tf.Tensor
 }
 
 /**
+ * The labels as class distributions `[..., C]`: given as such (same shape as the logits), or as
+ * class indices `[...]` (one-hot encoded here; a negative index marks an ignored row, returned as a
+ * 0/1 `valid` weight).
+ */
+function classLabels(labels: TensorInput, x: tf.Tensor, op: string): { labels: tf.Tensor; valid?: tf.Tensor } {
+  const raw = labels instanceof tf.Tensor ? labels : toFloat(labels, 'labels', op);
+  if (raw.rank !== x.rank - 1) {
+    const y = toFloat(raw, 'labels', op);
+    checkSameShape(y, x, ['labels', 'logits'], op);
+    return { labels: y };
+  }
+  const rows = x.shape.slice(0, -1);
+  if (!tf.util.arraysEqual(raw.shape, rows)) {
+    throw new Error(`${op}: class-index labels shape [${raw.shape.join(',')}] does not match the logits' rows [${rows.join(',')}]; pass indices of shape [${rows.join(',')}] or one-hot labels of shape [${x.shape.join(',')}].`);
+  }
+  const classes = x.shape[x.rank - 1];
+  const ids = raw.dataSync();
+  for (let i = 0; i < ids.length; i++) {
+    const c = Number(ids[i]);
+    if (!Number.isInteger(c) || c >= classes) {
+      throw new Error(`${op}: class index ${ids[i]} at row ${i} is invalid; use 0 … ${classes - 1}, or a negative index to ignore the row.`);
+    }
+  }
+  const index = tf.cast(raw, 'int32');
+  const valid = tf.cast(tf.greaterEqual(index, 0), 'float32');
+  const oneHot = tf.cast(tf.oneHot(tf.maximum(index, tf.scalar(0, 'int32')), classes), 'float32');
+  return { labels: tf.mul(oneHot, tf.expandDims(valid, -1)), valid };
+}
+
+/**
  * Softmax focal loss for single-label multi-class problems: `−Σ_c α_c · y_c · (1 − p_c)^γ · log p_c`
  * with p = softmax(logits) over the last axis.
  *
  * Stable for any logits (log-softmax, `1 − p` as −expm1(log p)) with a hand-written gradient that
  * is exact for every γ ≥ 0. With γ = 0 and no α it equals `tf.losses.softmaxCrossEntropy`.
  *
- * @param labels one-hot or soft class distributions, the logits' shape `[..., C]`.
+ * @param labels one-hot or soft class distributions, the logits' shape `[..., C]`; or class indices
+ *   `[...]` (integers 0 … C − 1, negative = ignored row, counted in no denominator).
  * @param logits raw class scores `[..., C]`. No gradient flows to the labels.
  * @param opts `alpha`: a per-class array of C weights α_c, a number (a plain scale on every class),
  *   or `null` (default, no weighting); `gamma` (default 2); `labelSmoothing` ε (y·(1 − ε) + ε/C);
@@ -70,13 +101,14 @@ export function softmaxFocalLoss(labels: TensorInput, logits: TensorInput, opts:
   checkReduction(opts, op);
   return tf.tidy(() => {
     const x = toFloat(logits, 'logits', op);
-    const y0 = toFloat(labels, 'labels', op);
-    checkSameShape(y0, x, ['labels', 'logits'], op);
     if (x.rank < 1) throw new Error(`${op}: logits must have a class axis (rank ≥ 1), got a scalar; pass shape [..., C].`);
     const classes = x.shape[x.rank - 1];
+    const { labels: y0, valid } = classLabels(labels, x, op);
     const alpha = resolveAlpha(opts.alpha === undefined ? null : opts.alpha, x.shape, op);
     const y = eps === 0 ? y0 : tf.add(tf.mul(y0, 1 - eps), eps / classes);
     const ay = alpha === null ? y : tf.mul(alpha, y);
-    return reduceLoss(softmaxFocalRows(x, ay, gamma), opts, op);
+    // ignored rows (class index < 0) are weight 0: in no denominator
+    const weights = valid === undefined ? opts.weights : opts.weights === undefined ? valid : tf.mul(valid, toFloat(opts.weights, 'weights', op));
+    return reduceLoss(softmaxFocalRows(x, ay, gamma), { ...opts, weights }, op);
   });
 }
