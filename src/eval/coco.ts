@@ -12,16 +12,16 @@ const RECALL_THRESHOLDS = Array.from({ length: 101 }, (_, i) => (i === 100 ? 1 :
 const AREA_RANGES: [number, number][] = [[0, 1e10], [0, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e10]];
 const EPS = 2.220446049250313e-16; // np.spacing(1)
 const T = IOU_THRESHOLDS.length;
+const AT = AREA_RANGES.length * T;
+const IGNORED = 2;
 const R = RECALL_THRESHOLDS.length;
 
 /** Per (image, class): the matching outcome of each kept detection, for every area range and threshold. */
 interface CellResult {
   /** kept detections (rows), sorted by score descending */
-  dets: Int32Array;
-  /** [area, t, d] flattened: 1 when the detection matched a ground truth */
-  matched: Uint8Array;
-  /** [area, t, d] flattened: 1 when the detection is ignored */
-  ignored: Uint8Array;
+  dets: number[];
+  /** [area, t, d] flattened: 0 false positive, 1 true positive, 2 ignored */
+  codes: number[];
   /** [area]: ground truths that count */
   countedGt: number[];
 }
@@ -41,22 +41,22 @@ function cocoIou(d: Float64Array, i: number, g: Float64Array, j: number, crowd: 
   return inter / union;
 }
 
-function evaluateCell(gt: FlatBoxes, det: FlatBoxes, gts: number[], dets: Int32Array): CellResult {
+// Cells hold a handful of boxes: plain arrays, much cheaper to allocate than typed arrays.
+function evaluateCell(gt: FlatBoxes, det: FlatBoxes, gts: number[], dets: number[]): CellResult {
   const nd = dets.length;
   const ng = gts.length;
-  const ious = new Float64Array(nd * ng);
+  const ious = new Array<number>(nd * ng);
   for (let d = 0; d < nd; d++) {
     for (let g = 0; g < ng; g++) ious[d * ng + g] = cocoIou(det.boxes, 4 * dets[d], gt.boxes, 4 * gts[g], gt.difficult[gts[g]] === 1);
   }
-  const matched = new Uint8Array(AREA_RANGES.length * T * nd);
-  const ignored = new Uint8Array(AREA_RANGES.length * T * nd);
+  const codes = new Array<number>(AREA_RANGES.length * T * nd).fill(0);
   const countedGt: number[] = [];
-  const gtTaken = new Uint8Array(ng);
+  const gtTaken = new Array<number>(ng);
   const gtArea = gts.map((g) => area(gt.boxes, 4 * g));
   const gtCrowd = gts.map((g) => gt.difficult[g] === 1);
-  const detArea = Array.from(dets, (d) => area(det.boxes, 4 * d));
-  const gtIgnore = new Uint8Array(ng);
-  const order = new Int32Array(ng);
+  const detArea = dets.map((d) => area(det.boxes, 4 * d));
+  const gtIgnore = new Array<number>(ng);
+  const order = new Array<number>(ng);
   for (let a = 0; a < AREA_RANGES.length; a++) {
     const [lo, hi] = AREA_RANGES[a];
     let counted = 0;
@@ -83,16 +83,15 @@ function evaluateCell(gt: FlatBoxes, det: FlatBoxes, gts: number[], dets: Int32A
           m = g;
         }
         if (m === -1) {
-          ignored[base + d] = detArea[d] < lo || detArea[d] > hi ? 1 : 0; // unmatched detections outside the range do not count
+          codes[base + d] = detArea[d] < lo || detArea[d] > hi ? IGNORED : 0; // unmatched detections outside the range do not count
           continue;
         }
-        matched[base + d] = 1;
-        ignored[base + d] = gtIgnore[m] ? 1 : 0;
+        codes[base + d] = gtIgnore[m] ? IGNORED : 1;
         gtTaken[m] = 1;
       }
     }
   }
-  return { dets, matched, ignored, countedGt };
+  return { dets, codes, countedGt };
 }
 
 /** Mean interpolated precision over the 101 recall points and the final recall, for one accumulated list. */
@@ -149,7 +148,7 @@ export function evaluateCoco(gt: FlatBoxes, det: FlatBoxes, numImages: number, n
       const gts = gtOfImage.get(img) ?? [];
       const dets = detOfImage.get(img) ?? [];
       if (gts.length === 0 && dets.length === 0) continue;
-      cells.set(img, evaluateCell(gt, det, gts, Int32Array.from(dets.slice(0, maxDetections))));
+      cells.set(img, evaluateCell(gt, det, gts, dets.length > maxDetections ? dets.slice(0, maxDetections) : dets));
     }
     // Every kept detection of the class by score (stable in image order), with its rank in its image;
     // its match flags copied into [area, t, position] arrays so that the passes below are tight loops.
@@ -168,17 +167,19 @@ export function evaluateCoco(gt: FlatBoxes, det: FlatBoxes, numImages: number, n
     const scoreOf = Float64Array.from(order, (i) => det.scores[cellList[owner[i]].dets[ranks[i]]]);
     order.sort((x, y) => scoreOf[y] - scoreOf[x] || x - y); // cells are in image order: ties keep it
     const nAll = order.length;
-    const rank = new Int32Array(nAll);
-    const matchedAll = new Uint8Array(AREA_RANGES.length * T * nAll);
-    const ignoredAll = new Uint8Array(AREA_RANGES.length * T * nAll);
+    // codes in score order, [position, area·t] (0 miss, 1 hit, 2 ignored), and the hits among each
+    // image's first 1 and 10 detections (for AR1 and AR10)
+    const codes = new Uint8Array(nAll * AT);
+    const hitsAt = maxDets.slice(0, m100).map(() => new Float64Array(AT));
     for (let s = 0; s < nAll; s++) {
       const i = order[s];
       const cell = cellList[owner[i]];
       const nd = cell.dets.length;
-      rank[s] = ranks[i];
-      for (let at = 0; at < AREA_RANGES.length * T; at++) {
-        matchedAll[at * nAll + s] = cell.matched[at * nd + ranks[i]];
-        ignoredAll[at * nAll + s] = cell.ignored[at * nd + ranks[i]];
+      const r = ranks[i];
+      for (let at = 0; at < AT; at++) {
+        const code = cell.codes[at * nd + r];
+        codes[s * AT + at] = code;
+        if (code === 1) for (let mi = 0; mi < m100; mi++) if (r < maxDets[mi]) hitsAt[mi][at]++;
       }
     }
     const flags = new Uint8Array(nAll);
@@ -188,32 +189,33 @@ export function evaluateCoco(gt: FlatBoxes, det: FlatBoxes, numImages: number, n
       let counted = 0;
       for (const cell of cells.values()) counted += cell.countedGt[a];
       if (a === 0) groundTruthCount.push(counted);
-      const pA: number[][] = [];
-      const rA: number[][] = [];
-      for (let mi = 0; mi < maxDets.length; mi++) {
-        const m = maxDets[mi];
-        const pM: number[] = [];
-        const rM: number[] = [];
-        for (let t = 0; t < T; t++) {
-          if (counted === 0) {
-            pM.push(-1);
-            rM.push(-1);
-            continue;
+      const pA: number[][] = maxDets.map(() => []);
+      const rA: number[][] = maxDets.map(() => []);
+      for (let t = 0; t < T; t++) {
+        if (counted === 0) {
+          for (let mi = 0; mi < maxDets.length; mi++) {
+            pA[mi].push(-1);
+            rA[mi].push(-1);
           }
-          let n = 0;
-          const base = (a * T + t) * nAll;
-          for (let s = 0; s < nAll; s++) {
-            if (rank[s] >= m || ignoredAll[base + s]) continue;
-            flags[n++] = matchedAll[base + s];
-          }
-          const curve = a === 0 && mi === m100 && t === 0 ? [] : undefined;
-          const [p, r] = precisionRecall(flags, n, counted, curve);
-          if (curve) curves.push({ recall: [...RECALL_THRESHOLDS], precision: curve });
-          pM.push(p);
-          rM.push(r);
+          continue;
         }
-        pA.push(pM);
-        rA.push(rM);
+        const at = a * T + t;
+        // maxDets 1 and 10 feed only AR1 / AR10 (pycocotools' summary reads precision at the largest
+        // maxDets alone): their recall is the count of hits among each image's first m detections.
+        for (let mi = 0; mi < m100; mi++) {
+          pA[mi].push(NaN);
+          rA[mi].push(hitsAt[mi][at] / counted);
+        }
+        let n = 0;
+        for (let s = 0; s < nAll; s++) {
+          const code = codes[s * AT + at];
+          if (code !== IGNORED) flags[n++] = code;
+        }
+        const curve = a === 0 && t === 0 ? [] : undefined;
+        const [p, r] = precisionRecall(flags, n, counted, curve);
+        if (curve) curves.push({ recall: [...RECALL_THRESHOLDS], precision: curve });
+        pA[m100].push(p);
+        rA[m100].push(r);
       }
       pK.push(pA);
       rK.push(rA);
