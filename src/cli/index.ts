@@ -10,6 +10,7 @@ import { register as registerPredict } from './predict.js';
 import { register as registerEval } from './eval.js';
 import { register as registerFps } from './fps.js';
 import { register as registerImportDarknet } from './import-darknet.js';
+import { register as registerTrain } from './train.js';
 
 /** The package version, read from package.json. */
 export function packageVersion(): string {
@@ -22,7 +23,7 @@ export function packageVersion(): string {
 export type CommandRegistrar = (program: Command) => void;
 
 /** Every command, in the order `--help` lists them. */
-const registrars: CommandRegistrar[] = [registerDataset, registerAnchors, registerPredict, registerEval, registerFps, registerImportDarknet];
+const registrars: CommandRegistrar[] = [registerDataset, registerAnchors, registerPredict, registerEval, registerFps, registerImportDarknet, registerTrain];
 
 /** Builds the commander program with every command registered. */
 export function buildProgram(): Command {

@@ -60,6 +60,11 @@ export interface TrainConfig {
   specialAugRatio: number;
   /** Validate (mAP) every N epochs; 0 = never. */
   evalPeriod: number;
+  /**
+   * The in-training mAP@0.5: VOC all-point AP (default) or COCO's 101-point AP50. The reference
+   * picks one depending on whether pycocotools is installed (quirk 14); here it is chosen explicitly.
+   */
+  evalMetric: 'voc' | 'coco';
   /** Save an `epNNN` checkpoint every N epochs (plus `last` and `best` every epoch). */
   savePeriod: number;
   /** Runs folder; the run goes to `<saveDir>/<name>`. */
@@ -111,6 +116,7 @@ export function defaultTrainConfig(variant: TrainConfig['variant'] = 'yolov4-tin
     mixupProb: 0.5,
     specialAugRatio: 0.7,
     evalPeriod: 10,
+    evalMetric: 'voc',
     savePeriod: 10,
     saveDir: 'runs/train',
     name: 'exp',
@@ -123,23 +129,24 @@ export function defaultTrainConfig(variant: TrainConfig['variant'] = 'yolov4-tin
 }
 
 type Kind = 'string' | 'number' | 'integer' | 'boolean';
-const KINDS: Record<keyof TrainConfig, Kind | readonly string[] | 'shape'> = {
+/** The value kind of each option (for CLI flags): a primitive, an enumeration, or an input shape. */
+export const TRAIN_OPTION_KINDS: Readonly<Record<keyof TrainConfig, Kind | readonly string[] | 'shape'>> = {
   data: 'string', variant: ['yolov4', 'yolov4-tiny'], inputShape: 'shape', phi: 'integer', weights: 'string',
   priorObjectnessBias: 'boolean', freezeTrain: 'boolean', freezeEpochs: 'integer', freezeBatchSize: 'integer',
   epochs: 'integer', batchSize: 'integer', subdivisions: 'integer', initEpoch: 'integer', optimizer: ['sgd', 'adam', 'adamw'],
   lr: 'number', minLr: 'number', momentum: 'number', nesterov: 'boolean', weightDecay: 'number', schedule: ['cos', 'step'],
   scheduleEvery: ['epoch', 'iteration'], focalLoss: 'boolean', focalAlpha: 'number', focalGamma: 'number',
   iouType: ['iou', 'giou', 'diou', 'ciou', 'siou'], labelSmoothing: 'number', mosaic: 'boolean', mosaicProb: 'number',
-  mixup: 'boolean', mixupProb: 'number', specialAugRatio: 'number', evalPeriod: 'integer', savePeriod: 'integer',
+  mixup: 'boolean', mixupProb: 'number', specialAugRatio: 'number', evalPeriod: 'integer', evalMetric: ['voc', 'coco'], savePeriod: 'integer',
   saveDir: 'string', name: 'string', seed: 'integer', workers: 'integer', ema: 'boolean', emaDecay: 'number',
   skipBadSamples: 'boolean',
 };
 
 /** The option names, for help texts. */
-export const TRAIN_OPTION_NAMES = Object.keys(KINDS) as (keyof TrainConfig)[];
+export const TRAIN_OPTION_NAMES = Object.keys(TRAIN_OPTION_KINDS) as (keyof TrainConfig)[];
 
 function coerce(key: keyof TrainConfig, raw: unknown, where: string): unknown {
-  const kind = KINDS[key];
+  const kind = TRAIN_OPTION_KINDS[key];
   const bad = (want: string) => new Error(`${where}: option '${key}' = ${JSON.stringify(raw)} must be ${want}`);
   if (Array.isArray(kind)) {
     if (typeof raw !== 'string' || !kind.includes(raw)) throw bad(`one of ${kind.join(', ')}`);
@@ -236,7 +243,7 @@ export function loadTrainConfig(opts: { file?: string; overrides?: Record<string
   for (const [key, raw] of Object.entries(merged)) {
     if (raw === undefined) continue;
     const where = key in fromFile && !(key in (opts.overrides ?? {})) ? (opts.file ?? 'options') : 'options';
-    if (!(key in KINDS)) {
+    if (!(key in TRAIN_OPTION_KINDS)) {
       throw new Error(`${where}: unknown option '${key}'${suggest(key)}`);
     }
     config[key] = coerce(key as keyof TrainConfig, raw, where);

@@ -6,5 +6,16 @@ export type { OptimizerType, ScheduleType, ScheduleOptions } from './schedule.js
 export { ReferenceOptimizer } from './optimizer.js';
 export type { OptimizerConfig, OptimizerState, ParamGroup } from './optimizer.js';
 export { ModelEMA } from './ema.js';
-export { defaultTrainConfig, loadTrainConfig, validateTrainConfig, TRAIN_OPTION_NAMES } from './config.js';
+export { defaultTrainConfig, loadTrainConfig, validateTrainConfig, TRAIN_OPTION_NAMES, TRAIN_OPTION_KINDS } from './config.js';
 export type { TrainConfig } from './config.js';
+export { train, resumeTraining, resumeCheckpointDir, NonFiniteLossError, RESUME_OVERRIDABLE } from './trainer.js';
+export type { TrainOptions, TrainResult } from './trainer.js';
+export type { TrainCallback, TrainContext, StepInfo, TrainStatus } from './context.js';
+export { validationCallback, checkpointCallback, historyCallback, progressCallback, periodicCheckpointName, isEvalEpoch } from './callbacks.js';
+export { saveTrainingCheckpoint, loadTrainingCheckpoint, TRAIN_STATE_FILE, TRAIN_TENSORS_FILE } from './checkpoint.js';
+export type { TrainState, LoadedTrainingCheckpoint, TrainingCheckpointContent } from './checkpoint.js';
+export { writeHistory, historyCsv, histogram, LossMeter } from './history.js';
+export type { EpochRecord, TrainHistory, LossSummary, Histogram, BatchLossParts } from './history.js';
+export { renderHistoryPng } from './plot.js';
+export { validate, objectnessPt, EVAL_SETTINGS } from './validate.js';
+export type { ValidateOptions, ValidationResult } from './validate.js';
