@@ -21,7 +21,7 @@ export const BACKEND_ORDER: readonly BackendName[] = ['torch', 'tfjs-node', 'was
 export interface InitBackendOptions {
   /** Use this backend; an error if it cannot start. Defaults to `FOCAL_YOLO_BACKEND`, else automatic. */
   prefer?: BackendName;
-  /** Worker threads for the wasm backend (opt-in multi-threaded build; default 1). */
+  /** Worker threads for wasm (opt-in multi-threaded build; default 1); libtorch threads for torch (default all cores). */
   threads?: number;
   /** Do not log the chosen backend. */
   quiet?: boolean;
@@ -37,10 +37,9 @@ function isBackendName(name: string): name is BackendName {
 async function prepare(name: BackendName, opts: InitBackendOptions): Promise<void> {
   switch (name) {
     case 'torch': {
-      // The native backend lives in ./torch.ts once its addon is built (native backend issue).
-      const modulePath = './torch.js';
-      const mod = (await import(modulePath)) as { registerTorchBackend: () => Promise<void> };
-      await mod.registerTorchBackend();
+      // Loaded on demand: it throws a one-line "how to build" error when the addon is not built.
+      const mod = await import('./torch.js');
+      await mod.registerTorchBackend({ threads: opts.threads });
       return;
     }
     case 'tfjs-node': {
@@ -137,3 +136,4 @@ export async function availableBackends(): Promise<BackendName[]> {
   return found;
 }
 export { registerWasmKernels, WASM_KERNELS } from './wasm-kernels.js';
+export { registerTorchBackend, setTorchThreads, torchThreads, fallbackKernelsUsed, type TorchBackendOptions } from './torch.js';
