@@ -165,6 +165,7 @@ describe('YoloLoss errors', () => {
     assert.throws(() => loss.level(0, raws[1], [new Float32Array(0)]), /level 0 raw output has grid 8×8 but inputShape \[128, 128\] at stride 32 gives 4×4/);
     assert.throws(() => loss.total(raws.slice(0, 2), [new Float32Array(0)]), /got 2 head outputs but anchorsMask has 3 levels/);
     assert.throws(() => loss.level(3, raws[0], [new Float32Array(0)]), /level 3 does not exist; use 0…2/);
+    assert.throws(() => loss.total([raws[0], raws[1], tf.zeros([2, 16, 16, 3 * D]) as tf.Tensor4D], [new Float32Array(0)]), /level 2 has batch 2 but level 0 has 1/);
   });
   it('names bad options', () => {
     assert.throws(() => new YoloLoss({ ...BASE, inputShape: [416, 400] }), /inputShape = \[416,400\] is invalid; use \[height, width\], positive multiples of 32/);

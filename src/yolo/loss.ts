@@ -136,7 +136,13 @@ export class YoloLoss {
       throw new Error(`YoloLoss.total: got ${raws.length} head outputs but anchorsMask has ${this.numLevels} levels; pass one raw tensor per level, level 0 (stride 32) first.`);
     }
     raws.forEach((raw, l) => this.checkLevel(l, raw));
-    validateTargets(targets, raws[0].shape[0], this.options.numClasses);
+    const batch = raws[0].shape[0];
+    raws.forEach((raw, l) => {
+      if (raw.shape[0] !== batch) {
+        throw new Error(`YoloLoss.total: level ${l} has batch ${raw.shape[0]} but level 0 has ${batch}; pass the heads of one forward pass.`);
+      }
+    });
+    validateTargets(targets, batch, this.options.numClasses);
     const { loss, levels } = this.compute(raws.map((_, l) => l), raws, targets, true);
     return { loss, parts: sumParts(levels) };
   }
