@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { backendsUnderTest, goldenPath, useBackend } from '../../test/helpers.js';
-import { VARIANT_ANCHORS } from '../models/index.js';
+import { saveCheckpoint, VARIANT_ANCHORS } from '../models/index.js';
 import { correctBox, decodeOutputs, suppressDetections } from '../yolo/decode.js';
 import { Detector, type Detection } from './detector.js';
+import { openDetector } from './open.js';
 import { classColor, drawDetections } from './draw.js';
 
 const GOLDEN = 'yolov4-tiny-3cls-160';
@@ -97,4 +100,24 @@ test('Detector: bad input is a one-line error', async () => {
   await assert.rejects(detector.detect(tf.zeros([4, 4]) as unknown as tf.Tensor3D), /image tensor has shape \[4, 4\]/);
   assert.throws(() => new Detector(detector.model, { classNames: ['a'] }), /1 class names for a model with 3 classes/);
   detector.dispose();
+});
+
+test('Detector.load / openDetector: a saved checkpoint detects like the weights it was made from', async () => {
+  await backendsUnderTest();
+  const dir = mkdtempSync(join(tmpdir(), 'focal-yolo-ckpt-'));
+  try {
+    const direct = Detector.fromDarknet(weights, { variant: 'yolov4-tiny', classNames: NAMES, inputShape: [160, 160], confidence: CONFIDENCE });
+    await saveCheckpoint(direct.model, join(dir, 'best'), { classNames: NAMES });
+    const image = tf.tidy(() => tf.mul(tf.tensor3d(io.input_nhwc, [160, 160, 3]), 255) as tf.Tensor3D);
+    const expected = await direct.detect(image);
+    const loaded = await openDetector(join(dir, 'best'), { confidence: CONFIDENCE });
+    assert.deepEqual(loaded.classNames, NAMES);
+    assert.deepEqual(await loaded.detect(image), expected);
+    await assert.rejects(openDetector(join(dir, 'missing')), /does not exist: pass a checkpoint directory or a Darknet .weights file/);
+    image.dispose();
+    direct.dispose();
+    loaded.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
