@@ -9,3 +9,4 @@ export type { QualityFocalOptions, VarifocalOptions, PolyFocalOptions } from './
 export { priorBias } from './prior.js';
 export { kerasLoss, binaryFocalCrossentropy, categoricalFocalCrossentropy, type KerasLossFunction, type KerasFocalOptions } from './keras.js';
 export { PositivesEma, type PositivesEmaOptions } from './normalizer.js';
+export { asymmetricLoss, type AsymmetricOptions } from './asymmetric.js';

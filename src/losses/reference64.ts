@@ -105,3 +105,12 @@ export function polyFocal64(x: number, y: number, alpha: number | null, gamma: n
   const m = y * sigmoid64(-x) + (1 - y) * sigmoid64(x);
   return focal64(x, y, alpha, gamma) + epsilon * Math.pow(m, gamma + 1);
 }
+
+/** Asymmetric loss: y·(1 − p)^γ+·(−log p) + (1 − y)·p_m^γ−·(−log(1 − p_m)), p_m = max(p − m, 0). */
+export function asl64(x: number, y: number, gammaPositive: number, gammaNegative: number, clip: number): number {
+  const positive = Math.pow(sigmoid64(-x), gammaPositive) * softplus64(-x);
+  const oneMinusPm = Math.min(sigmoid64(-x) + clip, 1);
+  const pm = Math.max(sigmoid64(x) - clip, 0);
+  const negative = (pm > 0 ? Math.pow(pm, gammaNegative) : gammaNegative === 0 ? 1 : 0) * (clip === 0 ? softplus64(x) : -Math.log(oneMinusPm));
+  return y * positive + (1 - y) * negative;
+}

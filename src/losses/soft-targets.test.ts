@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertAllClose, backendsUnderTest, useBackend, values } from '../../test/helpers.js';
 import { sigmoidFocalLoss } from './focal.js';
 import { polyFocalLoss, qualityFocalLoss, varifocalLoss } from './soft-targets.js';
-import { ce64, centralDifference, focal64, linspace, polyFocal64, qfl64, sigmoid64, vfl64 } from './reference64.js';
+import { asymmetricLoss } from './asymmetric.js';
+import { asl64, ce64, centralDifference, focal64, linspace, polyFocal64, qfl64, sigmoid64, vfl64 } from './reference64.js';
 
 const backends = await backendsUnderTest();
 
@@ -100,6 +101,24 @@ for (const backend of backends) {
     }
     assertAllClose(values(polyFocalLoss([1], [0.5], { alpha: null, gamma: 2, epsilon: 1, reduction: 'none' })),
       [focal64(0.5, 1, null, 2) + (1 - sigmoid64(0.5)) ** 3], { what: 'hand Poly-1' });
+    tf.dispose([x, y]);
+  });
+
+  test(`[${backend}] asymmetricLoss: values and gradient vs float64 and central differences; γ = 0, m = 0 is BCE`, async () => {
+    await useBackend(backend);
+    const x = tf.tensor1d(xAll);
+    const y = tf.tensor1d(yAll);
+    for (const [gp, gn, clip] of [[0, 4, 0.05], [1, 4, 0.05], [0.5, 0.5, 0.2], [2, 1, 0]] as const) {
+      const got = lossAndGrad((a, b, o) => asymmetricLoss(a, b, { ...o, gammaPositive: gp, gammaNegative: gn, clip }), y, x);
+      checkAgainst64(`ASL γ+ ${gp} γ− ${gn} m ${clip}`, got, (t, v) => asl64(t, v, gp, gn, clip), undefined, 3e-5);
+    }
+    const bce = tf.tidy(() => values(asymmetricLoss(y, x, { gammaPositive: 0, gammaNegative: 0, clip: 0, reduction: 'none' })));
+    const reference = tf.tidy(() => values(tf.losses.sigmoidCrossEntropy(y, x, undefined, 0, tf.Reduction.NONE)));
+    assertAllClose(bce, reference, { rtol: 1e-5, atol: 1e-7, what: 'ASL(0, 0, 0) = BCE' });
+    // hand-computed negative: p = σ(0.5), m = 0.05, γ− = 4
+    const p = sigmoid64(0.5);
+    assertAllClose(values(asymmetricLoss([0], [0.5], { reduction: 'none' })), [(p - 0.05) ** 4 * -Math.log(1 - (p - 0.05))], { what: 'hand ASL' });
+    assert.throws(() => asymmetricLoss([1], [0], { clip: 1 }), /asymmetricLoss: clip = 1 is invalid; use a probability margin in \[0, 1\)/);
     tf.dispose([x, y]);
   });
 }

@@ -113,8 +113,8 @@ export function varifocalLoss(labels: TensorInput, logits: TensorInput, opts: Va
     const { x, y: y0 } = inputs(labels, logits, op);
     const y = smoothBinary(y0, eps);
     const ce = logitBce(x, y);
-    // σ(x)^γ as exp(γ·logσ(x)): no pow(0, γ < 1), finite gradient everywhere
-    const negative = tf.mul(alpha, gamma === 0 ? tf.onesLike(x) : tf.exp(tf.mul(gamma, tf.logSigmoid(x))));
+    // σ(x)^γ as exp(−γ·softplus(−x)) = exp(γ·logσ(x)): no pow(0, γ < 1), finite gradient everywhere
+    const negative = tf.mul(alpha, gamma === 0 ? tf.onesLike(x) : tf.exp(tf.mul(-gamma, tf.softplus(tf.neg(x)))));
     const positive = opts.iouWeighted === false ? tf.onesLike(y) : y;
     const weight = tf.where(tf.greater(y0, 0), positive, negative);
     return reduceLoss(tf.mul(weight, ce), opts, op);
