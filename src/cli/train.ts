@@ -72,7 +72,8 @@ export function register(program: Command): void {
     }
     const best = result.best ? `, best mAP@0.5 ${result.best.map.toFixed(4)} at epoch ${result.best.epoch}` : '';
     console.log(`${result.status}: ${result.epochsDone} epochs${best}; results in ${result.runDir}`);
-    if (result.status === 'interrupted') process.exitCode = 130;
+    // 130 = stopped by a signal (the shell's convention); main() would report 0
+    if (result.status === 'interrupted') process.exit(130);
   });
 }
 

@@ -175,7 +175,7 @@ async function run(setup: RunSetup, opts: TrainOptions): Promise<TrainResult> {
     }),
     optimizer: new ReferenceOptimizer(parameterGroups(model, config), { type: config.optimizer, momentum: config.momentum, nesterov: config.nesterov }),
     ema: config.ema ? new ModelEMA(model.params.map((p) => model.variable(p.key)), { decay: config.emaDecay }) : null,
-    trainLoader: null, epoch: resumed?.state.epochsDone ?? 0, step: resumed?.state.step ?? 0, stepsPerEpoch: 0, batchSize: 0, lr: 0,
+    trainLoader: null, epoch: resumed?.state.epochsDone ?? config.initEpoch, step: resumed?.state.step ?? 0, stepsPerEpoch: 0, batchSize: 0, lr: 0,
     best: resumed?.state.best ?? null, bestValLoss: resumed?.state.bestValLoss ?? null,
     history: { epochs: resumed ? [...resumed.state.history] : [], pt: null }, stopReason: null, log,
   };
