@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readSplit } from './dataset.js';
 import { createLoader } from './loader.js';
-import { pipelineItems, SamplePipeline } from './pipeline.js';
+import { pipelineItems, SamplePipeline, writePixels } from './pipeline.js';
 import { synthesizeDataset } from './synth.js';
 import type { Batch } from './batch.js';
 import type { Sample } from './types.js';
@@ -122,6 +122,20 @@ describe('sample selection (§3.2)', () => {
     assert.deepEqual(await kinds(7), { random: 120 }, 'epoch 7 ≥ 10·0.7: ordinary augmentation only');
     const val = new SamplePipeline(pipelineItems(samples), { inputShape: [64, 64], train: false });
     assert.equal((await val.sample(0, 0, 0)).kind, 'letterbox');
+  });
+
+  test('mixup averages the mosaic with an ordinary sample and keeps both box lists (§3.7)', async () => {
+    const p = new SamplePipeline(pipelineItems(samples), { inputShape: [64, 64], mosaicProb: 1, mixupProb: 1 });
+    const s = await p.sample(3, 0, 0);
+    assert.equal(s.kind, 'mosaic+mixup');
+    assert.ok(s.mixWith);
+    const out = new Float32Array(64 * 64 * 3);
+    writePixels(s, out, 0);
+    for (const i of [0, 100, 5000, 12287]) assert.ok(Math.abs(out[i] - (s.pixels[i] + s.mixWith![i]) / 2 / 255) < 1e-6);
+    // the mosaic alone, redrawn from the same stream, has a subset of the rows
+    const alone = await new SamplePipeline(pipelineItems(samples), { inputShape: [64, 64], mosaicProb: 1, mixup: false }).sample(3, 0, 0);
+    assert.deepEqual(s.rows.slice(0, alone.rows.length), alone.rows);
+    assert.deepEqual(Array.from(s.pixels), Array.from(alone.pixels));
   });
 
   test('difficult and crowd objects are left out of training targets', () => {
