@@ -113,7 +113,7 @@ function sigmoidFocalReduced(x: tf.Tensor, y: tf.Tensor, alpha: number | tf.Tens
  * gradient that is exact for every γ ≥ 0, including 0 < γ < 1 at saturated logits where autodiff
  * gives NaN. Soft labels follow torchvision: p_t = p·y + (1 − p)(1 − y), α_t = α·y + (1 − α)(1 − y).
  * For IoU-valued soft targets prefer `qualityFocalLoss` or `varifocalLoss` (this form's minimum is
- * biased away from p = y). With `gamma: 0, alpha: null` it is exactly `tf.losses.sigmoidCrossEntropy`.
+ * biased away from p = y). With `gamma: 0, alpha: null` it equals `tf.losses.sigmoidCrossEntropy` (to float32 rounding).
  *
  * @param labels targets in [0, 1] (hard 0/1 or soft), the logits' shape. No gradient flows to them.
  * @param logits raw scores x (before the sigmoid).
