@@ -189,7 +189,7 @@ add('Select (same shape, rank-1 condition)', ['Select'], () => {
   return [tf.where(tf.greater(a, b), a, b), tf.where(tf.tensor2d([true, false, true], [3, 1], 'bool'), a, b),
     tf.where(tf.tensor1d([true, false], 'bool'), tf.tensor1d([1, 2], 'int32'), tf.tensor1d([3, 4], 'int32'))];
 });
-add('Fill / Range / OneHot', ['Fill', 'OneHot'], () => [
+add('Fill / Range / OneHot', ['Fill', 'Range', 'OneHot'], () => [
   tf.fill([2, 3], 1.5), tf.fill([4], 7, 'int32'), tf.range(0, 10, 3), tf.range(5, -1, -2, 'int32'), tf.range(0, 1, 0.1),
   tf.oneHot(tf.tensor1d([0, 2, -1, 5], 'int32'), 4), tf.oneHot(tf.tensor2d([[1, 0], [3, 2]], [2, 2], 'int32'), 4, 2, -1),
 ]);
@@ -237,6 +237,12 @@ add('DepthwiseConv2dNative and its gradients', ['DepthwiseConv2dNative', 'Depthw
   const dw = (a: tf.Tensor, b: tf.Tensor): tf.Tensor4D => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same');
   const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(dw(a, b))))([x, f]);
   return [dw(x, f), gx, gf];
+}, { atol: 1e-5 });
+add('FusedDepthwiseConv2D with bias and activation', ['FusedDepthwiseConv2D'], () => {
+  const x = tf.tensor4d(randn([1, 5, 5, 3]), [1, 5, 5, 3]);
+  const f = tf.tensor4d(randn([3, 3, 3, 2], -1, 1), [3, 3, 3, 2]);
+  return [tf.fused.depthwiseConv2d({ x, filter: f, strides: 1, pad: 'same', bias: tf.tensor1d(randn([6])), activation: 'relu' }),
+    tf.fused.depthwiseConv2d({ x, filter: f, strides: 2, pad: 'valid', activation: 'leakyrelu', leakyreluAlpha: 0.2 })];
 }, { atol: 1e-5 });
 add('BatchMatMul with transposes and batch broadcast; _FusedMatMul', ['BatchMatMul', '_FusedMatMul'], () => {
   const a = tf.tensor3d(randn([2, 3, 4]), [2, 3, 4]);
@@ -322,8 +328,8 @@ test('every native kernel matches the cpu backend (rel. error < 1e-5)', { skip: 
     }
   }
   assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases differ from cpu`);
-  // Every native kernel is exercised here (Range computes its values in JS, so it is not a native call).
-  const untested = Object.keys(NATIVE_KERNELS).filter((k) => !covered.has(k) && k !== 'Range' && k !== 'FusedDepthwiseConv2D');
+  // Every native kernel is exercised here.
+  const untested = Object.keys(NATIVE_KERNELS).filter((k) => !covered.has(k));
   assert.deepEqual(untested, [], 'native kernels without a harness case');
 });
 
