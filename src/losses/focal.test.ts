@@ -136,6 +136,13 @@ for (const { backend, fused, label } of modes) {
     const y = tf.tensor1d([0, 1, 0, 0]);
     assertAllClose(values(sigmoidFocalLoss(y, x, { alpha: null, gamma: 2 })), [0.691], { rtol: 1e-3, what: 'Keras γ 2' });
     assertAllClose(values(sigmoidFocalLoss(y, x, { alpha: 0.25, gamma: 2 })), [0.51], { rtol: 2e-3, what: 'Keras balanced' });
+    // Keras's 2×2 example (it averages over the last axis first)
+    const kx = tf.tensor2d([[-18.6, 0.51], [2.94, -12.8]]);
+    const ky = tf.tensor2d([[0, 1], [0, 0]]);
+    assertAllClose(values(sigmoidFocalLoss(ky, kx, { alpha: null, gamma: 3 })), [0.647], { rtol: 1e-3, what: 'Keras γ 3' });
+    assertAllClose(values(sigmoidFocalLoss(ky, kx, { alpha: null, gamma: 4, reduction: 'sum', normalizer: 2 })), [1.222], { rtol: 1e-3, what: 'Keras γ 4 sum' });
+    assertAllClose(values(tf.mean(sigmoidFocalLoss(ky, kx, { alpha: null, gamma: 5, reduction: 'none' }), -1)), [0.0017, 1.1561], { rtol: 3e-2, atol: 0, what: 'Keras γ 5 none' });
+    tf.dispose([kx, ky]);
     const tfa = binaryFocalLoss([1, 1, 0], [0.97, 0.91, 0.03], { alpha: 0.25, gamma: 2, reduction: 'none' });
     assertAllClose(values(tfa), [6.853e-6, 1.91e-4, 2.056e-5], { rtol: 2e-3, atol: 0, what: 'TFA' });
     tf.dispose([x, y, tfa]);
