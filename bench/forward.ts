@@ -150,8 +150,13 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
       } else if (cell.kind === 'train' && memGiB(cell) > maxGiB) {
         result.skipped = `est. ${memGiB(cell).toFixed(1)} GiB > --max-gib ${maxGiB}`;
       } else {
-        const n = estimateS === undefined ? repeats : Math.max(1, Math.min(repeats, Math.floor(budget / Math.max(estimateS, 1e-3)) - 1));
-        const warmup = estimateS !== undefined && estimateS * (n + 1) > budget ? 0 : 1;
+        let n = estimateS === undefined ? repeats : Math.max(1, Math.min(repeats, Math.floor(budget / Math.max(estimateS, 1e-3)) - 1));
+        let warmup = estimateS !== undefined && estimateS * (n + 1) > budget ? 0 : 1;
+        if (cell === probe) {
+          // only an estimate: one timed step; the cpu backend trains at ~0.05 GFLOP/s, so no warm-up there
+          n = 1;
+          warmup = backend === 'cpu' ? 0 : 1;
+        }
         console.log(`${backend}: ${cell.variant} ${label(cell)} (${n} repeat(s)${estimateS ? `, est. ${estimateS.toFixed(1)} s each` : ''}) …`);
         const t = measureInChild(backend, threads, cell, n, warmup);
         if (typeof t === 'string') result.error = t;
