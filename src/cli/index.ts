@@ -11,6 +11,8 @@ import { register as registerEval } from './eval.js';
 import { register as registerFps } from './fps.js';
 import { register as registerImportDarknet } from './import-darknet.js';
 import { register as registerTrain } from './train.js';
+import { register as registerDemo } from './demo.js';
+import { register as registerCompare } from './compare.js';
 
 /** The package version, read from package.json. */
 export function packageVersion(): string {
@@ -23,7 +25,7 @@ export function packageVersion(): string {
 export type CommandRegistrar = (program: Command) => void;
 
 /** Every command, in the order `--help` lists them. */
-const registrars: CommandRegistrar[] = [registerDataset, registerAnchors, registerPredict, registerEval, registerFps, registerImportDarknet, registerTrain];
+const registrars: CommandRegistrar[] = [registerDataset, registerAnchors, registerPredict, registerEval, registerFps, registerImportDarknet, registerTrain, registerDemo, registerCompare];
 
 /** Builds the commander program with every command registered. */
 export function buildProgram(): Command {

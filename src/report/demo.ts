@@ -1,0 +1,218 @@
+/**
+ * The demo: with nothing but the package, synthesise a shapes dataset, train YOLOv4-tiny (focal or
+ * BCE objectness) for a time budget, evaluate it, detect on held-out images, and write everything
+ * (data, weights, history, report.html, drawn detections, summary.json) into one folder.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { readSplit, synthesizeDataset } from '../data/index.js';
+import { evaluateDetector, Detector, drawDetections } from '../infer/index.js';
+import { createYolo, VARIANT_ANCHORS } from '../models/index.js';
+import { loadTrainConfig, train, type TrainCallback, type TrainConfig } from '../train/index.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { YoloLoss } from '../yolo/index.js';
+import { writeReport } from './write.js';
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** Output folder (default `runs/demo`); replaced when it holds an earlier demo, refused when it holds anything else. */
+  out?: string;
+  /** Objectness loss (default focal). */
+  loss?: 'bce' | 'focal';
+  /** Image and network input side, a multiple of 32 (default 128; 64 with `quick`). */
+  size?: number;
+  /** Training time budget in minutes; the number of epochs is fitted to it by timing a few steps (default 5). */
+  minutes?: number;
+  /** Train exactly this many epochs instead of fitting them to `minutes`. */
+  epochs?: number;
+  /** The CI setting: few small images, a few epochs, well under 3 minutes end to end. */
+  quick?: boolean;
+  /** Training + validation images (default 480; 48 with `quick`). */
+  images?: number;
+  /** Messages (default `console.error`). */
+  log?: (line: string) => void;
+  /** No progress bars. */
+  quiet?: boolean;
+}
+
+/** What {@link runDemo} returns (also written to `summary.json`). */
+export interface DemoResult {
+  out: string;
+  backend: string;
+  loss: 'bce' | 'focal';
+  size: number;
+  epochs: number;
+  trainImages: number;
+  valImages: number;
+  heldOutImages: number;
+  /** Best validation mAP@0.5 during training. */
+  valMap: number | null;
+  /** mAP@0.5 (VOC) of the best weights on the held-out images. */
+  heldOutMap: number;
+  /** Seconds per stage and in total. */
+  seconds: { data: number; train: number; evaluate: number; report: number; total: number };
+  files: { data: string; run: string; weights: string; history: string; report: string; detections: string; summary: string };
+}
+
+const SUMMARY_FILE = 'summary.json';
+
+/** Empties `out` when it holds an earlier demo (its summary.json); refuses a folder with other content. */
+function prepareOutput(out: string): void {
+  if (!existsSync(out)) return;
+  const entries = readdirSync(out);
+  if (entries.length === 0) return;
+  if (!entries.includes(SUMMARY_FILE)) {
+    throw new Error(`demo output ${out} exists and is not an earlier demo: give another --out or remove it`);
+  }
+  for (const name of ['data', 'heldout', 'focal', 'bce', 'detections', SUMMARY_FILE]) rmSync(join(out, name), { recursive: true, force: true });
+}
+
+/** Seconds of one training step (forward, loss, gradients; median of 3 after a warm-up) at this size and batch. */
+async function timeTrainingStep(size: number, batchSize: number, numClasses: number): Promise<number> {
+  const { anchors, anchorsMask } = VARIANT_ANCHORS['yolov4-tiny'];
+  const model = createYolo({ variant: 'yolov4-tiny', numClasses, inputShape: [size, size] });
+  const loss = new YoloLoss({ inputShape: [size, size], numClasses, anchors, anchorsMask, focalLoss: true });
+  const targets = Array.from({ length: batchSize }, () => Float32Array.from([0.5, 0.5, 0.3, 0.3, 0]));
+  const images = tf.randomUniform([batchSize, size, size, 3]) as tf.Tensor4D;
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      const t0 = performance.now();
+      const { value, grads } = tf.variableGrads(() => loss.total(model.predictRaw(images, true), targets).loss, model.trainableVariables());
+      await value.data();
+      tf.dispose([value, ...Object.values(grads)]);
+      if (i > 0) times.push((performance.now() - t0) / 1000);
+    }
+  } finally {
+    images.dispose();
+    model.dispose();
+  }
+  return times.sort((a, b) => a - b)[1];
+}
+
+/** The demo's training options. */
+function demoConfig(data: string, out: string, o: { focal: boolean; size: number; epochs: number; batchSize: number }): TrainConfig {
+  // the run folder is named after the loss, so `compare runs/demo/focal runs/demo-bce/bce` labels itself
+  return loadTrainConfig({
+    overrides: {
+      data, variant: 'yolov4-tiny', inputShape: o.size, epochs: o.epochs, batchSize: o.batchSize,
+      // Adam at its clamp maximum (1e-3 after the reference's batch/64 scaling): fastest from random init
+      optimizer: 'adam', lr: (1e-3 * 64) / o.batchSize, minLr: (1e-5 * 64) / o.batchSize, weightDecay: 0, momentum: 0.9,
+      focalLoss: o.focal, priorObjectnessBias: o.focal, mosaic: false, mixup: false,
+      evalPeriod: Math.max(1, Math.round(o.epochs / 6)), savePeriod: 10_000, saveDir: out, name: o.focal ? 'focal' : 'bce', workers: 1, seed: 7,
+    },
+  });
+}
+
+/** Stops training (status interrupted) when the wall clock passes `seconds`, so a slower machine still finishes. */
+function deadline(seconds: number): TrainCallback {
+  const end = performance.now() + seconds * 1000;
+  return {
+    onStep(ctx) {
+      if (performance.now() > end) ctx.stopReason = `time budget of ${Math.round(seconds)} s reached`;
+    },
+  };
+}
+
+/**
+ * Runs the demo end to end and returns its numbers and files (written to `<out>/summary.json` too).
+ *
+ * @example
+ * ```ts
+ * await initBackend();
+ * const r = await runDemo({ loss: 'focal', minutes: 5 });
+ * console.log(r.heldOutMap, r.files.report);
+ * ```
+ */
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const quick = opts.quick ?? false;
+  const size = opts.size ?? (quick ? 64 : 128);
+  if (!(Number.isInteger(size) && size >= 64 && size <= 1024 && size % 32 === 0)) throw new Error(`demo: size ${size} must be a multiple of 32 in 64…1024 (e.g. 128)`);
+  const minutes = opts.minutes ?? (quick ? 1 : 5);
+  if (!(minutes > 0 && minutes <= 24 * 60)) throw new Error(`demo: minutes ${minutes} must be a positive number (e.g. 5)`);
+  if (opts.epochs !== undefined && !(Number.isInteger(opts.epochs) && opts.epochs >= 1)) throw new Error(`demo: epochs ${opts.epochs} must be a positive integer`);
+  const images = opts.images ?? (quick ? 48 : 480);
+  if (!(Number.isInteger(images) && images >= 10)) throw new Error(`demo: images ${images} must be an integer of at least 10`);
+  const focal = (opts.loss ?? 'focal') === 'focal';
+  if (opts.loss !== undefined && opts.loss !== 'bce' && opts.loss !== 'focal') throw new Error(`demo: loss '${String(opts.loss)}' must be bce or focal`);
+  const out = resolve(opts.out ?? 'runs/demo');
+  const classes = quick ? 3 : 4;
+  const batchSize = 8;
+  const t0 = performance.now();
+  prepareOutput(out);
+  // marks the folder as the demo's at once, so a rerun after a crash may replace it
+  await writeFileAtomic(join(out, SUMMARY_FILE), JSON.stringify({ status: 'running' }) + '\n');
+
+  const data = await synthesizeDataset({ out: join(out, 'data'), images, classes, size, seed: 1, valFraction: 0.2, maxObjects: 3 });
+  const heldOutCount = quick ? 8 : 32;
+  const heldOut = await synthesizeDataset({ out: join(out, 'heldout'), images: heldOutCount, classes, size, seed: 2, valFraction: 0, maxObjects: 3 });
+  const tData = performance.now();
+  log(`demo: ${data.train} training, ${data.val} validation and ${heldOutCount} held-out images of ${size}×${size} with ${classes} shapes (${data.names.join(', ')}) in ${join(out, 'data')}`);
+
+  let epochs = opts.epochs;
+  if (epochs === undefined) {
+    const step = await timeTrainingStep(size, batchSize, classes);
+    // a step per batch, validation ≈ a third of a step per batch, plus ~15% for loading and checkpoints
+    const epochSeconds = 1.15 * step * (Math.floor(data.train / batchSize) + data.val / batchSize / 3);
+    epochs = Math.max(2, Math.min(300, Math.floor((minutes * 60) / epochSeconds)));
+    log(`demo: a training step of ${batchSize} images takes ${step.toFixed(2)} s on ${tf.getBackend()}: ${epochs} epochs fit in ${minutes} min`);
+  }
+  const config = demoConfig(data.yaml, out, { focal, size, epochs, batchSize });
+  const tTrain0 = performance.now();
+  const callbacks = opts.epochs === undefined ? [deadline(minutes * 60 * 1.3)] : [];
+  const result = await train(config, { log, quiet: opts.quiet, callbacks });
+  const tTrain = performance.now();
+
+  const weights = join(result.runDir, 'weights', existsSync(join(result.runDir, 'weights', 'best')) ? 'best' : 'last');
+  const detector = await Detector.load(weights, { confidence: 0.3 });
+  const detectionsDir = join(out, 'detections');
+  let heldOutMap: number;
+  try {
+    const heldOutSet = await readSplit(heldOut.yaml, 'train');
+    const { result: evaluation } = await evaluateDetector(detector, heldOutSet, { metric: 'voc' });
+    heldOutMap = evaluation.map;
+    const found = await detector.detectBatch(heldOutSet.samples.map((s) => s.image));
+    const perImage = [];
+    for (let i = 0; i < found.length; i++) {
+      const name = basename(heldOutSet.samples[i].image).replace(/\.[^.]+$/, '');
+      await writeFileAtomic(join(detectionsDir, `${name}.png`), await drawDetections(heldOutSet.samples[i].image, found[i], { numClasses: classes, inputShape: [size, size], minFontSize: 9 }));
+      perImage.push({ image: heldOutSet.samples[i].image, detections: found[i] });
+    }
+    await writeFileAtomic(join(detectionsDir, 'detections.json'), JSON.stringify(perImage, null, 1) + '\n');
+  } finally {
+    detector.model.dispose();
+  }
+  const tEval = performance.now();
+  const report = await writeReport(result.runDir);
+  const tReport = performance.now();
+
+  const summary: DemoResult = {
+    out, backend: tf.getBackend(), loss: focal ? 'focal' : 'bce', size, epochs: result.epochsDone,
+    trainImages: data.train, valImages: data.val, heldOutImages: heldOutCount, valMap: result.best?.map ?? null, heldOutMap,
+    seconds: {
+      data: (tData - t0) / 1000, train: (tTrain - tTrain0) / 1000, evaluate: (tEval - tTrain) / 1000, report: (tReport - tEval) / 1000, total: (tReport - t0) / 1000,
+    },
+    files: {
+      data: data.yaml, run: result.runDir, weights, history: join(result.runDir, 'history.json'), report, detections: detectionsDir, summary: join(out, SUMMARY_FILE),
+    },
+  };
+  await writeFileAtomic(summary.files.summary, JSON.stringify(summary, null, 1) + '\n');
+  return summary;
+}
+
+/** The closing lines the CLI prints: the numbers and every file, one per line. */
+export function formatDemoSummary(r: DemoResult): string {
+  const pct = (v: number | null) => (v === null || Number.isNaN(v) ? 'n/a' : `${(v * 100).toFixed(1)}%`);
+  return [
+    `demo finished in ${r.seconds.total.toFixed(0)} s on ${r.backend} (${r.loss} objectness, ${r.size}×${r.size}, ${r.epochs} epochs, training ${r.seconds.train.toFixed(0)} s)`,
+    `  validation mAP@0.5 (best epoch): ${pct(r.valMap)}   held-out mAP@0.5: ${pct(r.heldOutMap)} on ${r.heldOutImages} images`,
+    `  report      ${r.files.report}`,
+    `  detections  ${r.files.detections}/ (drawn PNGs and detections.json)`,
+    `  weights     ${r.files.weights}`,
+    `  history     ${r.files.history} (+ .csv, .png)`,
+    `  dataset     ${r.files.data}`,
+    `  summary     ${r.files.summary}`,
+  ].join('\n');
+}
