@@ -18,6 +18,13 @@ test('initBackend starts torch, which runs ops and reads values back', { skip },
   assert.deepEqual(Array.from(tf.tensor1d([true, false], 'bool').dataSync()), [1, 0]);
   assert.deepEqual(tf.tensor1d(['a', 'b'], 'string').dataSync(), ['a', 'b']);
   y.dispose();
+  // tf.removeBackend frees what the backend still held, and the backend registers again.
+  const held = loadTorchAddon().live().tensors;
+  assert.ok(held >= 3, `native tensors held before removeBackend: ${held}`);
+  tf.removeBackend('torch');
+  assert.equal(loadTorchAddon().live().tensors, 0, 'native tensors after removeBackend');
+  assert.equal(await initBackend({ prefer: 'torch', quiet: true }), 'torch');
+  assert.deepEqual(Array.from(tf.mul(tf.tensor1d([2, 3]), 2).dataSync()), [4, 6]);
 });
 
 test('threads follow the option, FOCAL_YOLO_THREADS and setTorchThreads; bad values are one-line errors', { skip }, async () => {

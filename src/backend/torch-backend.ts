@@ -31,6 +31,8 @@ function typedFor(values: tf.backend_util.BackendValues, dtype: NativeDtype): Fl
 /** The tfjs backend over libtorch. */
 export class TorchBackend extends tf.KernelBackend {
   readonly data: tf.DataStorage<TorchData>;
+  /** Native ids this backend owns, so that {@link dispose} can free what tfjs still held. */
+  private readonly owned = new Set<number>();
 
   constructor(readonly addon: TorchAddon) {
     super();
@@ -46,7 +48,9 @@ export class TorchBackend extends tf.KernelBackend {
     }
     const size = tf.util.sizeFromShape(shape);
     const typed = values === null ? typedFor(tf.util.getTypedArrayFromDType(dtype, size), dtype) : typedFor(values, dtype);
-    return { id: this.addon.create(typed, shape, DTYPE_CODES[dtype]), shape, dtype, refCount };
+    const id = this.addon.create(typed, shape, DTYPE_CODES[dtype]);
+    this.owned.add(id);
+    return { id, shape, dtype, refCount };
   }
 
   override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): DataId {
@@ -64,6 +68,7 @@ export class TorchBackend extends tf.KernelBackend {
     const dataId = {};
     const [id, code, ...shape] = meta;
     const dtype = DTYPE_OF_CODE[code];
+    this.owned.add(id);
     this.data.set(dataId, { id, shape, dtype, refCount: 1 });
     return { dataId, shape, dtype };
   }
@@ -114,7 +119,10 @@ export class TorchBackend extends tf.KernelBackend {
       d.refCount--;
       if (d.refCount > 0) return false;
     }
-    if (d.id !== 0) this.addon.free(d.id);
+    if (d.id !== 0) {
+      this.addon.free(d.id);
+      this.owned.delete(d.id);
+    }
     this.data.delete(dataId);
     return true;
   }
@@ -155,8 +163,9 @@ export class TorchBackend extends tf.KernelBackend {
     return 1e-7;
   }
 
-  /** tfjs disposes every tensor before it disposes a backend, so nothing native is left to free here. */
+  /** Frees every native tensor still held (tf.removeBackend / tf.engine().reset()). */
   override dispose(): void {
-    // Nothing to do: each dataId was freed through disposeData.
+    for (const id of this.owned) this.addon.free(id);
+    this.owned.clear();
   }
 }

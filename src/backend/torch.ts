@@ -20,7 +20,7 @@ export interface TorchBackendOptions {
   threads?: number;
 }
 
-let registered = false;
+let kernelsRegistered = false;
 
 function threadCount(opts: TorchBackendOptions): number {
   if (opts.threads !== undefined) {
@@ -73,10 +73,11 @@ export function torchThreads(): number {
 export function registerTorchBackend(opts: TorchBackendOptions = {}): Promise<void> {
   const addon = loadTorchAddon();
   addon.setThreads(threadCount(opts));
-  if (registered) return Promise.resolve();
-  registered = true;
   // Priority above wasm (2) and cpu (1): plain tfjs code picks torch when it is registered.
-  tf.registerBackend('torch', () => new TorchBackend(addon), 3);
+  // (Again after tf.removeBackend('torch'); the kernel registry outlives backends.)
+  if (tf.findBackendFactory('torch') === null) tf.registerBackend('torch', () => new TorchBackend(addon), 3);
+  if (kernelsRegistered) return Promise.resolve();
+  kernelsRegistered = true;
   for (const [kernelName, run] of Object.entries(NATIVE_KERNELS)) {
     tf.registerKernel({
       kernelName,
