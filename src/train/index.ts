@@ -8,7 +8,7 @@ export type { OptimizerConfig, OptimizerState, ParamGroup } from './optimizer.js
 export { ModelEMA } from './ema.js';
 export { defaultTrainConfig, loadTrainConfig, validateTrainConfig, TRAIN_OPTION_NAMES, TRAIN_OPTION_KINDS } from './config.js';
 export type { TrainConfig } from './config.js';
-export { train, resumeTraining, resumeCheckpointDir, NonFiniteLossError, RESUME_OVERRIDABLE } from './trainer.js';
+export { train, resumeTraining, resumeCheckpointDir, parameterGroups, NonFiniteLossError, RESUME_OVERRIDABLE } from './trainer.js';
 export type { TrainOptions, TrainResult } from './trainer.js';
 export type { TrainCallback, TrainContext, StepInfo, TrainStatus } from './context.js';
 export { validationCallback, checkpointCallback, historyCallback, progressCallback, periodicCheckpointName, isEvalEpoch } from './callbacks.js';

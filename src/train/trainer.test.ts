@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { backendsUnderTest } from '../../test/helpers.js';
 import { synthesizeDataset } from '../data/index.js';
-import { loadCheckpoint } from '../models/index.js';
+import { createYolo, loadCheckpoint } from '../models/index.js';
 import { loadTrainConfig, type TrainConfig } from './config.js';
 import type { TrainCallback } from './context.js';
 import type { TrainHistory } from './history.js';
-import { NonFiniteLossError, resumeTraining, train } from './trainer.js';
+import { NonFiniteLossError, parameterGroups, resumeTraining, train } from './trainer.js';
 
 // Training needs a backend with fast convolution gradients: the suite's main backend (wasm or torch);
 // tfjs's plain-JS cpu backend takes minutes per YOLOv4-tiny step and is not used here.
@@ -117,4 +117,50 @@ test('a NaN loss stops training naming the step and the part, and keeps the last
   assert.equal(sidecar.epoch, 1);
   assert.ok(Number.isFinite(last.model.readParam(last.model.params[0].key)[0]), 'the last checkpoint holds the epoch-1 weights, not NaN');
   last.model.dispose();
+});
+
+test('freeze phase (§4.5): frozen backbone kernels, updating BN statistics, then unfreeze with the new batch size and rate', async () => {
+  const snapshot = new Map<string, Float32Array>();
+  const keys = { kernel: '', runningMean: '', head: '' };
+  const watch: TrainCallback = {
+    onTrainStart(ctx) {
+      const prefix = ctx.model.graph.backbonePrefix;
+      keys.kernel = ctx.model.params.find((p) => p.key.startsWith(prefix) && p.role === 'kernel')!.key;
+      keys.runningMean = ctx.model.params.find((p) => p.key.startsWith(prefix) && p.role === 'movingMean')!.key;
+      keys.head = ctx.model.params.find((p) => !p.key.startsWith(prefix) && p.role === 'kernel')!.key;
+      for (const key of Object.values(keys)) snapshot.set(key, Float32Array.from(ctx.model.readParam(key)));
+    },
+    onEpochEnd(ctx, record) {
+      const changed = (key: string) => ctx.model.readParam(key).some((v, i) => v !== snapshot.get(key)![i]);
+      if (record.epoch === 1) {
+        assert.equal(changed(keys.kernel), false, 'a frozen backbone kernel moved');
+        assert.equal(changed(keys.runningMean), true, 'frozen backbone BN statistics keep updating (quirk 11)');
+        assert.equal(changed(keys.head), true, 'the head trains while the backbone is frozen');
+      } else {
+        assert.equal(changed(keys.kernel), true, 'the backbone trains after unfreezing');
+      }
+    },
+  };
+  const c = config('freeze', { epochs: 2, freezeTrain: true, freezeEpochs: 1, freezeBatchSize: 4, batchSize: 2, optimizer: 'sgd', lr: 0.01 });
+  const r = await train(c, { ...quiet, callbacks: [watch] });
+  const [e1, e2] = r.history.epochs;
+  assert.deepEqual([e1.batchSize, e1.backboneFrozen, e2.batchSize, e2.backboneFrozen], [4, true, 2, false]);
+  // frozen: 4/64 · 0.01 = 6.25e-4, warm start 0.1 · that; unfrozen: 2/64 · 0.01 clamped up to 5e-4, end of the 1-epoch warm-up
+  assert.ok(Math.abs(e1.lr - 6.25e-5) < 1e-15 && Math.abs(e2.lr - 5e-4) < 1e-15, `lr ${e1.lr}, ${e2.lr}`);
+  assert.deepEqual([e1.step, e2.step], [2, 6], '8 images: 2 steps at batch 4, then 4 at batch 2');
+});
+
+test('parameter groups (§4.3): BN γ, conv weights with decay, biases and BN β; AdamW keeps 0.01 on the others', () => {
+  const model = createYolo({ variant: 'yolov4-tiny', numClasses: 3, inputShape: [64, 64], seed: 1 });
+  try {
+    const roleOf = new Map(model.params.map((p) => [model.variable(p.key).name, p.role]));
+    const sgd = parameterGroups(model, { optimizer: 'sgd', weightDecay: 5e-4 });
+    assert.deepEqual(sgd.map((g) => g.weightDecay), [0, 5e-4, 0]);
+    assert.deepEqual(sgd.map((g) => [...new Set(g.params.map((v) => roleOf.get(v.name)))].sort()), [['gamma'], ['kernel'], ['beta', 'bias']]);
+    const grouped = sgd.reduce((n, g) => n + g.params.length, 0);
+    assert.equal(grouped, model.params.filter((p) => p.trainable).length, 'every trainable parameter in exactly one group, no BN statistics');
+    assert.deepEqual(parameterGroups(model, { optimizer: 'adamw', weightDecay: 0 }).map((g) => g.weightDecay), [0.01, 0, 0.01]);
+  } finally {
+    model.dispose();
+  }
 });

@@ -92,8 +92,16 @@ function trainStep(ctx: TrainContext, batch: Batch): { loss: number; parts: Batc
   }
 }
 
-/** The reference's three parameter groups (§4.3): BN γ (no decay), weights (decay), biases and BN β (no decay). */
-function parameterGroups(model: Yolo, config: TrainConfig): ParamGroup[] {
+/**
+ * The reference's three parameter groups (§4.3): BN γ (no decay), weights (decay), biases and BN β
+ * (no decay). BatchNorm running statistics are in none (they are not trained).
+ *
+ * @example
+ * ```ts
+ * const opt = new ReferenceOptimizer(parameterGroups(model, config), { type: config.optimizer });
+ * ```
+ */
+export function parameterGroups(model: Yolo, config: Pick<TrainConfig, 'optimizer' | 'weightDecay'>): ParamGroup[] {
   const of = (roles: string[]) => model.params.filter((p) => roles.includes(p.role)).map((p) => model.variable(p.key));
   // quirk 12, reproduced: AdamW's groups 0 and 2 keep its default decoupled decay of 0.01
   const noDecay = config.optimizer === 'adamw' ? 0.01 : 0;
