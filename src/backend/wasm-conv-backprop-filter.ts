@@ -20,14 +20,39 @@ import {
 const KERNEL = 'Conv2DBackpropFilter';
 
 /**
- * colsᵀ for output positions m0 … m0+rows−1, written directly as [KH·KW·Ci, rows], zero where the window
- * leaves the input. Element by element with sequential writes: faster here than im2col + XNNPACK transpose.
+ * x rearranged as planes [Ci, sx, N·H, ⌈W/sx⌉]: plane (ci, px) holds columns px, px+sx, … of channel ci,
+ * so that every run of colsᵀ below is one contiguous copy (memmove) instead of a strided gather.
  */
-function im2colTransposed(backend: WasmBackendInternals, x: TensorInfo, g: ConvGeometry, m0: number, rows: number): TensorInfo {
-  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
-  const sx = g.strideWidth;
-  const colsT = backend.makeOutput([kh * kw * c, rows], 'float32');
+function columnPlanes(backend: WasmBackendInternals, x: TensorInfo, g: ConvGeometry): TensorInfo {
+  const { batch: n, inHeight: h, inWidth: w, inChannels: c, strideWidth: sx } = g;
+  const wq = Math.ceil(w / sx);
+  const planeSize = n * h * wq;
+  const planes = backend.makeOutput([c * sx * planeSize], 'float32');
   const { heap, start: src } = heapFloats(backend, x);
+  const dst = heapFloats(backend, planes).start;
+  // Row by row (it stays in cache) and channel by channel, so that the writes are sequential.
+  for (let row = 0; row < n * h; row++) {
+    const rowStart = src + row * w * c;
+    for (let ci = 0; ci < c; ci++) {
+      for (let px = 0; px < sx; px++) {
+        let at = dst + (ci * sx + px) * planeSize + row * wq;
+        for (let ix = px, from = rowStart + px * c + ci; ix < w; ix += sx, from += sx * c) heap[at++] = heap[from];
+      }
+    }
+  }
+  return planes;
+}
+
+/**
+ * colsᵀ for output positions m0 … m0+rows−1 as [KH·KW·Ci, rows]: row (ky, kx, ci) is channel ci of x at
+ * (oy·sy + ky − padTop, ox·sx + kx − padLeft), zero outside the input; copied from {@link columnPlanes}.
+ */
+function im2colTransposed(backend: WasmBackendInternals, planes: TensorInfo, g: ConvGeometry, m0: number, rows: number): TensorInfo {
+  const { batch, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideWidth: sx } = g;
+  const wq = Math.ceil(w / sx);
+  const planeSize = batch * h * wq;
+  const colsT = backend.makeOutput([kh * kw * c, rows], 'float32');
+  const { heap, start: src } = heapFloats(backend, planes);
   const dst = heapFloats(backend, colsT).start;
   for (let m = m0; m < m0 + rows; ) {
     // A segment of one output row: fixed (n, oy), ox from ox0 to ox1 − 1.
@@ -35,22 +60,25 @@ function im2colTransposed(backend: WasmBackendInternals, x: TensorInfo, g: ConvG
     const oy = Math.floor(m / wo) % ho;
     const n = Math.floor(m / (wo * ho));
     const ox1 = Math.min(wo, ox0 + (m0 + rows - m));
-    const col = dst + (m - m0);
+    const col = dst + (m - m0) - ox0;
     for (let ky = 0; ky < kh; ky++) {
       const iy = oy * g.strideHeight - g.padTop + ky;
       const inside = iy >= 0 && iy < h;
-      const rowStart = src + (n * h + iy) * w * c;
       for (let kx = 0; kx < kw; kx++) {
-        // Output columns whose input column ox·s + kx − padLeft lies inside [0, w).
+        // Input column ix = ox·sx + shift = (ox + jShift)·sx + px: a contiguous run in plane px.
         const shift = kx - g.padLeft;
+        const px = ((shift % sx) + sx) % sx;
+        const jShift = (shift - px) / sx;
         const first = inside ? Math.min(ox1, Math.max(ox0, Math.ceil(-shift / sx))) : ox1;
         const end = inside ? Math.max(first, Math.min(ox1, Math.floor((w - 1 - shift) / sx) + 1)) : ox1;
         for (let ci = 0; ci < c; ci++) {
-          const at = col + ((ky * kw + kx) * c + ci) * rows - ox0;
-          for (let ox = ox0; ox < first; ox++) heap[at + ox] = 0;
-          let from = rowStart + (first * sx + shift) * c + ci;
-          for (let ox = first; ox < end; ox++, from += sx * c) heap[at + ox] = heap[from];
-          for (let ox = end; ox < ox1; ox++) heap[at + ox] = 0;
+          const at = col + ((ky * kw + kx) * c + ci) * rows;
+          if (first > ox0) heap.fill(0, at + ox0, at + first);
+          if (end > first) {
+            const from = src + (ci * sx + px) * planeSize + (n * h + iy) * wq + jShift;
+            heap.copyWithin(at + first, from + first, from + end);
+          }
+          if (ox1 > end) heap.fill(0, at + end, at + ox1);
         }
       }
     }
@@ -75,9 +103,10 @@ function conv2DBackpropFilter({ inputs, attrs, backend }: { inputs: { x: TensorI
   const total = g.batch * g.outHeight * g.outWidth;
   const chunk = Math.max(1, Math.min(total, Math.floor(CHUNK_ELEMENTS / patch)));
   let dw: TensorInfo | undefined;
-  for (let m0 = 0; m0 < total; m0 += chunk) {
+  const planes = total > 0 ? columnPlanes(wasm, x, g) : undefined;
+  for (let m0 = 0; planes !== undefined && m0 < total; m0 += chunk) {
     const rows = Math.min(chunk, total - m0);
-    const colsT = im2colTransposed(wasm, x, g, m0, rows); // [K·K·Ci, rows]
+    const colsT = im2colTransposed(wasm, planes, g, m0, rows); // [K·K·Ci, rows]
     const dyRows = rowView(wasm, dy, m0, rows, g.outChannels); // [rows, Co], no copy
     const product = runWasmKernel(wasm, 'BatchMatMul', { a: colsT, b: dyRows }, { transposeA: false, transposeB: false });
     releaseRowView(wasm, dyRows);
@@ -88,6 +117,7 @@ function conv2DBackpropFilter({ inputs, attrs, backend }: { inputs: { x: TensorI
       release(wasm, product);
     }
   }
+  if (planes !== undefined) release(wasm, planes);
   if (dw === undefined) {
     // No output positions (an empty batch): nothing flows back.
     dw = wasm.makeOutput(filterShape, 'float32');
