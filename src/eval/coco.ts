@@ -16,15 +16,6 @@ const AT = AREA_RANGES.length * T;
 const IGNORED = 2;
 const R = RECALL_THRESHOLDS.length;
 
-/** Per (image, class): the matching outcome of each kept detection, for every area range and threshold. */
-interface CellResult {
-  /** kept detections (rows), sorted by score descending */
-  dets: number[];
-  /** [area, t, d] flattened: 0 false positive, 1 true positive, 2 ignored */
-  codes: number[];
-  /** [area]: ground truths that count */
-  countedGt: number[];
-}
 
 function area(b: Float64Array, i: number): number {
   return (b[i + 2] - b[i]) * (b[i + 3] - b[i + 1]);
@@ -41,16 +32,30 @@ function cocoIou(d: Float64Array, i: number, g: Float64Array, j: number, crowd: 
   return inter / union;
 }
 
-// Cells hold a handful of boxes: plain arrays, much cheaper to allocate than typed arrays.
-function evaluateCell(gt: FlatBoxes, det: FlatBoxes, gts: number[], dets: number[]): CellResult {
+/**
+ * Matches one (image, class) cell for every area range and IoU threshold. Writes the outcome of kept
+ * detection d to `codes[(slot + d)·AT + area·T + t]` (0 false positive, 1 true positive, 2 ignored) and
+ * adds the ground truths that count in each area range to `counted`. Cells hold a handful of boxes:
+ * plain arrays, much cheaper to allocate than typed arrays.
+ */
+function evaluateCell(gt: FlatBoxes, det: FlatBoxes, gts: number[], dets: number[], codes: Uint8Array, slot: number, counted: Float64Array): void {
   const nd = dets.length;
   const ng = gts.length;
+  if (ng === 0) {
+    // nothing to match (the common case): a detection counts as a miss inside the area range, else ignored
+    for (let d = 0; d < nd; d++) {
+      const detArea = area(det.boxes, 4 * dets[d]);
+      for (let a = 0; a < AREA_RANGES.length; a++) {
+        const code = detArea < AREA_RANGES[a][0] || detArea > AREA_RANGES[a][1] ? IGNORED : 0;
+        for (let t = 0; t < T; t++) codes[(slot + d) * AT + a * T + t] = code;
+      }
+    }
+    return;
+  }
   const ious = new Array<number>(nd * ng);
   for (let d = 0; d < nd; d++) {
     for (let g = 0; g < ng; g++) ious[d * ng + g] = cocoIou(det.boxes, 4 * dets[d], gt.boxes, 4 * gts[g], gt.difficult[gts[g]] === 1);
   }
-  const codes = new Array<number>(AREA_RANGES.length * T * nd).fill(0);
-  const countedGt: number[] = [];
   const gtTaken = new Array<number>(ng);
   const gtArea = gts.map((g) => area(gt.boxes, 4 * g));
   const gtCrowd = gts.map((g) => gt.difficult[g] === 1);
@@ -59,17 +64,17 @@ function evaluateCell(gt: FlatBoxes, det: FlatBoxes, gts: number[], dets: number
   const order = new Array<number>(ng);
   for (let a = 0; a < AREA_RANGES.length; a++) {
     const [lo, hi] = AREA_RANGES[a];
-    let counted = 0;
+    let kept = 0;
     for (let g = 0; g < ng; g++) {
       gtIgnore[g] = gtCrowd[g] || gtArea[g] < lo || gtArea[g] > hi ? 1 : 0;
-      if (!gtIgnore[g]) order[counted++] = g;
+      if (!gtIgnore[g]) order[kept++] = g;
     }
-    countedGt.push(counted);
+    counted[a] += kept;
     // Ground truths that count first, each group in input order (pycocotools' stable sort on the flag).
-    for (let g = 0, k = counted; g < ng; g++) if (gtIgnore[g]) order[k++] = g;
+    for (let g = 0, k = kept; g < ng; g++) if (gtIgnore[g]) order[k++] = g;
     for (let t = 0; t < T; t++) {
       gtTaken.fill(0);
-      const base = (a * T + t) * nd;
+      const base = slot * AT + a * T + t;
       for (let d = 0; d < nd; d++) {
         let iou = Math.min(IOU_THRESHOLDS[t], 1 - 1e-10);
         let m = -1;
@@ -83,15 +88,14 @@ function evaluateCell(gt: FlatBoxes, det: FlatBoxes, gts: number[], dets: number
           m = g;
         }
         if (m === -1) {
-          codes[base + d] = detArea[d] < lo || detArea[d] > hi ? IGNORED : 0; // unmatched detections outside the range do not count
+          codes[base + d * AT] = detArea[d] < lo || detArea[d] > hi ? IGNORED : 0; // unmatched detections outside the range do not count
           continue;
         }
-        codes[base + d] = gtIgnore[m] ? IGNORED : 1;
+        codes[base + d * AT] = gtIgnore[m] ? IGNORED : 1;
         gtTaken[m] = 1;
       }
     }
   }
-  return { dets, codes, countedGt };
 }
 
 /** Mean interpolated precision over the 101 recall points and the final recall, for one accumulated list. */
@@ -143,51 +147,47 @@ export function evaluateCoco(gt: FlatBoxes, det: FlatBoxes, numImages: number, n
       if (list) list.push(d);
       else detOfImage.set(det.images[d], [d]);
     }
-    const cells = new Map<number, CellResult>();
+    // Kept detections get slots in image order, then rank within the image (their score order).
+    const cellImages: number[] = [];
+    let nAll = 0;
     for (let img = 0; img < numImages; img++) {
-      const gts = gtOfImage.get(img) ?? [];
-      const dets = detOfImage.get(img) ?? [];
-      if (gts.length === 0 && dets.length === 0) continue;
-      cells.set(img, evaluateCell(gt, det, gts, dets.length > maxDetections ? dets.slice(0, maxDetections) : dets));
+      const gts = gtOfImage.get(img);
+      const dets = detOfImage.get(img);
+      if (gts === undefined && dets === undefined) continue;
+      cellImages.push(img);
+      nAll += Math.min(dets?.length ?? 0, maxDetections);
     }
-    // Every kept detection of the class by score (stable in image order), with its rank in its image;
-    // its match flags copied into [area, t, position] arrays so that the passes below are tight loops.
-    const cellList: CellResult[] = [];
-    const order: number[] = [];
-    const owner: number[] = [];
-    const ranks: number[] = [];
-    for (const cell of cells.values()) {
-      cell.dets.forEach((_, rank) => {
-        order.push(order.length);
-        owner.push(cellList.length);
-        ranks.push(rank);
-      });
-      cellList.push(cell);
-    }
-    const scoreOf = Float64Array.from(order, (i) => det.scores[cellList[owner[i]].dets[ranks[i]]]);
-    order.sort((x, y) => scoreOf[y] - scoreOf[x] || x - y); // cells are in image order: ties keep it
-    const nAll = order.length;
-    // codes in score order, [position, area·t] (0 miss, 1 hit, 2 ignored), and the hits among each
-    // image's first 1 and 10 detections (for AR1 and AR10)
     const codes = new Uint8Array(nAll * AT);
+    const slotScore = new Float64Array(nAll);
+    const slotRank = new Int32Array(nAll);
+    const countedAt = new Float64Array(AREA_RANGES.length);
+    let slot = 0;
+    for (const img of cellImages) {
+      const all = detOfImage.get(img) ?? [];
+      const dets = all.length > maxDetections ? all.slice(0, maxDetections) : all;
+      evaluateCell(gt, det, gtOfImage.get(img) ?? [], dets, codes, slot, countedAt);
+      dets.forEach((d, rank) => {
+        slotScore[slot + rank] = det.scores[d];
+        slotRank[slot + rank] = rank;
+      });
+      slot += dets.length;
+    }
+    // Score order over all images; ties keep slot order (image, then rank), as pycocotools' mergesort.
+    const order = Array.from({ length: nAll }, (_, i) => i).sort((x, y) => slotScore[y] - slotScore[x] || x - y);
+    // hits among each image's first 1 and 10 detections (for AR1 and AR10)
     const hitsAt = maxDets.slice(0, m100).map(() => new Float64Array(AT));
-    for (let s = 0; s < nAll; s++) {
-      const i = order[s];
-      const cell = cellList[owner[i]];
-      const nd = cell.dets.length;
-      const r = ranks[i];
-      for (let at = 0; at < AT; at++) {
-        const code = cell.codes[at * nd + r];
-        codes[s * AT + at] = code;
-        if (code === 1) for (let mi = 0; mi < m100; mi++) if (r < maxDets[mi]) hitsAt[mi][at]++;
+    for (let i = 0; i < nAll; i++) {
+      const r = slotRank[i];
+      for (let mi = 0; mi < m100; mi++) {
+        if (r >= maxDets[mi]) continue;
+        for (let at = 0; at < AT; at++) if (codes[i * AT + at] === 1) hitsAt[mi][at]++;
       }
     }
     const flags = new Uint8Array(nAll);
     const pK: number[][][] = [];
     const rK: number[][][] = [];
     for (let a = 0; a < AREA_RANGES.length; a++) {
-      let counted = 0;
-      for (const cell of cells.values()) counted += cell.countedGt[a];
+      const counted = countedAt[a];
       if (a === 0) groundTruthCount.push(counted);
       const pA: number[][] = maxDets.map(() => []);
       const rA: number[][] = maxDets.map(() => []);
@@ -208,7 +208,7 @@ export function evaluateCoco(gt: FlatBoxes, det: FlatBoxes, numImages: number, n
         }
         let n = 0;
         for (let s = 0; s < nAll; s++) {
-          const code = codes[s * AT + at];
+          const code = codes[order[s] * AT + at];
           if (code !== IGNORED) flags[n++] = code;
         }
         const curve = a === 0 && t === 0 ? [] : undefined;
