@@ -144,3 +144,17 @@ test('registerWasmKernels installs our kernels once and is idempotent', async ()
     assert.equal(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc, config.kernelFunc, config.kernelName);
   }
 });
+
+test('the kernels free all their intermediate wasm buffers (every path)', async () => {
+  await useBackend('wasm');
+  const cases: Case[] = [
+    { x: [1, 9, 8, 12], k: 3, co: 5, stride: 2, pad: 'same' }, // phase convolutions
+    { x: [1, 6, 6, 9], k: 3, co: 4, stride: 1, pad: [[0, 0], [0, 2], [3, 0], [0, 0]] }, // cropped dy
+    { x: [1, 7, 7, 3], k: 3, co: 4, stride: 2, pad: 'valid' }, // GEMM + col2im
+    { x: [2, 64, 64, 8], k: 3, co: 4, stride: 1, pad: 'same' }, // chunked filter gradient
+  ];
+  gradients(cases[0], 1); // warm-up: tfjs and XNNPACK caches
+  const before = tf.backend().numDataIds();
+  for (const c of cases) gradients(c, 3);
+  assert.equal(tf.backend().numDataIds(), before);
+});
