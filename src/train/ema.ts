@@ -28,7 +28,8 @@ export class ModelEMA {
   ) {
     this.updates = opts.updates ?? 0;
     const id = instances++;
-    this.shadow = variables.map((v) => tf.variable(tf.clone(v), false, `ema${id}/${v.name}`));
+    // tidy frees the clones; the variables keep their data
+    this.shadow = tf.tidy(() => variables.map((v) => tf.variable(tf.clone(v), false, `ema${id}/${v.name}`)));
   }
 
   /** The decay of the next update. */

@@ -147,7 +147,9 @@ export class ReferenceOptimizer {
       if (!names.has(name)) throw new Error(`ReferenceOptimizer.setState: saved slot '${key}' belongs to no variable of this model`);
     }
     this.dispose();
-    for (const [key, value] of Object.entries(state.slots)) this.slots.set(key, tf.variable(tf.clone(value), false, `opt/${key}`));
+    tf.tidy(() => {
+      for (const [key, value] of Object.entries(state.slots)) this.slots.set(key, tf.variable(tf.clone(value), false, `opt/${key}`));
+    });
     for (const [name, n] of Object.entries(state.steps)) this.steps.set(name, n);
   }
 
