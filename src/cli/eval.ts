@@ -13,6 +13,7 @@ interface EvalOptions extends ModelCliOptions {
   conf: number;
   nms: number;
   iou: number;
+  plusOne: boolean;
   letterbox?: boolean;
   out: string;
   batch: number;
@@ -61,6 +62,7 @@ export function register(program: Command): void {
     .option('--conf <p>', 'detection threshold (reference get_map: 0.001)', numberOption('conf', 0, 1), 0.001)
     .option('--nms <iou>', 'NMS IoU (reference get_map: 0.5)', numberOption('nms', 0, 1), 0.5)
     .option('--iou <t>', 'VOC match IoU (MINOVERLAP)', numberOption('iou', 0.01, 1), 0.5)
+    .option('--no-plus-one', 'VOC: plain IoU instead of the reference\'s inclusive-pixel (+1) overlap')
     .option('--letterbox', 'letterbox the images (reference get_map: stretch)')
     .option('--out <dir>', 'folder for metrics.json and the PR curves', 'runs/eval')
     .option('--no-plots', 'skip the PR-curve PNGs')
@@ -77,6 +79,7 @@ export function register(program: Command): void {
       nmsIou: o.nms,
       letterbox: o.letterbox ?? false,
       iouThreshold: o.iou,
+      plusOnePixel: o.plusOne,
       batchSize: o.batch,
       onProgress: (done, total) => process.stderr.write(`\rdetecting ${done}/${total}`),
     });
@@ -89,11 +92,12 @@ export function register(program: Command): void {
         numClasses: dataset.names.length,
         metric: metrics[1],
         iouThreshold: o.iou,
+        plusOnePixel: o.plusOne,
       });
     }
     const seconds = (performance.now() - t0) / 1000;
     for (const m of metrics) {
-      console.log(`\n${m === 'voc' ? `VOC (IoU ${o.iou}, +1 pixel, difficult ignored)` : 'COCO (pycocotools bbox)'}:`);
+      console.log(`\n${m === 'voc' ? `VOC (IoU ${o.iou}${o.plusOne ? ', +1 pixel' : ''}, difficult ignored)` : 'COCO (pycocotools bbox)'}:`);
       console.log(formatTable(results[m], dataset.names));
       if (o.plots) {
         const written = await writePrCurves(results[m], dataset.names, join(o.out, m));
@@ -106,7 +110,7 @@ export function register(program: Command): void {
       split: o.split,
       images: dataset.samples.length,
       classNames: dataset.names,
-      settings: { confidence: o.conf, nms: o.nms, iou: o.iou, letterbox: o.letterbox ?? false },
+      settings: { confidence: o.conf, nms: o.nms, iou: o.iou, plusOnePixel: o.plusOne, letterbox: o.letterbox ?? false, scaleXY: o.scaleXy ?? null },
       seconds,
       ...Object.fromEntries(
         Object.entries(results).map(([m, r]) => [m, { ...r, map: r.map, perClass: r.perClass.map((v) => (Number.isNaN(v) ? null : v)) }]),

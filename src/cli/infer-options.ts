@@ -42,6 +42,7 @@ export interface ModelCliOptions {
   classes?: number;
   names?: string;
   size?: [number, number];
+  scaleXy?: number[];
 }
 
 /** Adds the options needed to open Darknet `.weights` (a checkpoint carries them itself). */
@@ -50,7 +51,12 @@ export function addModelOptions(cmd: Command): Command {
     .option('--variant <v>', 'for .weights: yolov4 or yolov4-tiny')
     .option('--classes <n>', 'for .weights: number of classes', intOption('classes', 1, 10000))
     .option('--names <file|list>', 'for .weights: class names, a file with one per line or a comma list')
-    .option('--size <s>', 'for .weights: network input, 416 or HxW', sizeOption('size'));
+    .option('--size <s>', 'for .weights: network input, 416 or HxW', sizeOption('size'))
+    .option('--scale-xy <list>', "darknet scale_x_y per level, stride 32 first (e.g. 1.05,1.1,1.2 for yolov4.cfg weights; default 1 like the reference)", (v) => {
+      const values = v.split(',').map(Number);
+      if (values.some((x) => !(x >= 1 && x <= 2))) throw new Error(`--scale-xy ${v} must be comma-separated numbers in 1…2, one per output level`);
+      return values;
+    });
 }
 
 function readNames(spec: string): string[] {
@@ -73,6 +79,7 @@ export async function detectorFromCli(model: string, o: ModelCliOptions & { conf
     numClasses: o.classes,
     classNames: o.names === undefined ? undefined : readNames(o.names),
     inputShape: o.size,
+    scaleXY: o.scaleXy,
     ...(o.conf !== undefined ? { confidence: o.conf } : {}),
     ...(o.nms !== undefined ? { nmsIou: o.nms } : {}),
     ...(o.letterbox !== undefined ? { letterbox: o.letterbox } : {}),

@@ -99,6 +99,7 @@ test('Detector: bad input is a one-line error', async () => {
   await assert.rejects(detector.detect('/nonexistent.jpg'), /image \/nonexistent.jpg cannot be read/);
   await assert.rejects(detector.detect(tf.zeros([4, 4]) as unknown as tf.Tensor3D), /image tensor has shape \[4, 4\]/);
   assert.throws(() => new Detector(detector.model, { classNames: ['a'] }), /1 class names for a model with 3 classes/);
+  assert.throws(() => new Detector(detector.model, { scaleXY: [1.05] }), /scaleXY has 1 values for 2 output levels/);
   detector.dispose();
 });
 

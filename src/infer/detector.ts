@@ -70,6 +70,9 @@ export class Detector {
     const variantAnchors = VARIANT_ANCHORS[model.variant];
     this.anchors = opts.anchors ?? variantAnchors.anchors;
     this.anchorsMask = opts.anchorsMask ?? variantAnchors.anchorsMask;
+    if (opts.scaleXY !== undefined && opts.scaleXY.length !== this.anchorsMask.length) {
+      throw new Error(`Detector: scaleXY has ${opts.scaleXY.length} values for ${this.anchorsMask.length} output levels; give one per level, stride 32 first`);
+    }
     this.options = { confidence: 0.5, nmsIou: 0.3, letterbox: false, ...opts };
   }
 

@@ -12,6 +12,8 @@ export interface EvaluateDetectorOptions extends DetectOptions {
   onProgress?: (done: number, total: number) => void;
   /** VOC: the IoU threshold (default 0.5) */
   iouThreshold?: number;
+  /** VOC: the reference's "+1 pixel" overlap (default true) */
+  plusOnePixel?: boolean;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function evaluateDetector(
     numClasses: dataset.names.length,
     metric: opts.metric,
     iouThreshold: opts.iouThreshold,
+    plusOnePixel: opts.plusOnePixel,
   });
   return { result, groundTruth, detections };
 }
