@@ -17,7 +17,7 @@ export interface CollectOptions {
   label?: string;
   /** Validation images in the grid (default 12). */
   gridImages?: number;
-  /** Smallest score drawn in the grid (default 0.3). */
+  /** Smallest score drawn in the grid (default 0.2: focal-trained objectness scores run low). */
   displayConfidence?: number;
   /** Skip the evaluation and the grid (history only). */
   evaluate?: boolean;
@@ -103,7 +103,7 @@ export async function collectRunReport(runDir: string, opts: CollectOptions = {}
     const metric = config?.evalMetric === 'coco' ? 'coco' : 'voc';
     const { result, detections } = await evaluateDetector(detector, dataset, { metric });
     report.evaluation = { weights, result, images: dataset.samples.length };
-    const threshold = opts.displayConfidence ?? 0.3;
+    const threshold = opts.displayConfidence ?? 0.2;
     const picked = spread(dataset.samples.length, opts.gridImages ?? 12);
     report.grid = await renderValidationGrid(
       picked.map((i) => {

@@ -28,7 +28,7 @@ export interface DemoOptions {
   epochs?: number;
   /** The CI setting: 48 images of 64×64, 5 epochs (unless `minutes` or `epochs` is given), well under 3 minutes end to end. */
   quick?: boolean;
-  /** Training + validation images (default 480; 48 with `quick`). */
+  /** Training + validation images, at most (default 480; 48 with `quick`); a short time budget uses fewer to train ~10 epochs. */
   images?: number;
   /** Messages (default `console.error`). */
   log?: (line: string) => void;
@@ -161,23 +161,26 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   // marks the folder as the demo's at once, so a rerun after a crash may replace it
   await writeFileAtomic(join(out, SUMMARY_FILE), JSON.stringify({ status: 'running' }) + '\n');
 
-  const data = await synthesizeDataset({ out: join(out, 'data'), images, classes, size, seed: 1, valFraction: 0.2, maxObjects: 3 });
+  // --quick trains a fixed 5 epochs (CI wants a predictable run); otherwise the epochs fit the time budget
+  const fitToTime = opts.epochs === undefined && (!quick || opts.minutes !== undefined);
+  let epochs = opts.epochs ?? 5;
+  let total = images;
+  if (fitToTime) {
+    const step = await timeTrainingStep(size, batchSize, classes);
+    // a step per batch plus ~25% for validation, loading and checkpoints; timeBudget() corrects this from the real pace
+    const steps = Math.max(1, Math.floor((minutes * 60) / (1.25 * step)));
+    // at least ~10 epochs, so the schedule's first (warm-up) and last (minimum rate) epochs stay a small part of
+    // the run: on a slow machine the training set shrinks (augmentation varies it) rather than the epochs
+    const trainImages = Math.min(Math.round(images * 0.8), Math.max(64, Math.floor(steps / 10) * batchSize));
+    total = Math.min(images, Math.round(trainImages / 0.8));
+    epochs = Math.max(2, Math.min(300, Math.floor(steps / Math.max(1, Math.floor(trainImages / batchSize)))));
+    log(`demo: a training step of ${batchSize} images takes ${step.toFixed(2)} s on ${tf.getBackend()}: about ${epochs} epochs of ${trainImages} images fit in ${minutes} min`);
+  }
+  const data = await synthesizeDataset({ out: join(out, 'data'), images: total, classes, size, seed: 1, valFraction: 0.2, maxObjects: 3 });
   const heldOutCount = quick ? 8 : 32;
   const heldOut = await synthesizeDataset({ out: join(out, 'heldout'), images: heldOutCount, classes, size, seed: 2, valFraction: 0, maxObjects: 3 });
   const tData = performance.now();
   log(`demo: ${data.train} training, ${data.val} validation and ${heldOutCount} held-out images of ${size}×${size} with ${classes} shapes (${data.names.join(', ')}) in ${join(out, 'data')}`);
-
-  // --quick trains a fixed 5 epochs (CI wants a predictable run); otherwise the epochs fit the time budget
-  const fitToTime = opts.epochs === undefined && (!quick || opts.minutes !== undefined);
-  let epochs = opts.epochs ?? (fitToTime ? undefined : 5);
-  if (epochs === undefined) {
-    const step = await timeTrainingStep(size, batchSize, classes);
-    // a step per batch, validation ≈ a third of a step per batch, plus ~15% for loading and checkpoints;
-    // timeBudget() corrects the estimate from the real pace after each epoch
-    const epochSeconds = 1.15 * step * (Math.floor(data.train / batchSize) + data.val / batchSize / 3);
-    epochs = Math.max(2, Math.min(300, Math.floor((minutes * 60) / epochSeconds)));
-    log(`demo: a training step of ${batchSize} images takes ${step.toFixed(2)} s on ${tf.getBackend()}: about ${epochs} epochs fit in ${minutes} min`);
-  }
   const config = demoConfig(data.yaml, out, { focal, size, epochs, batchSize });
   const tTrain0 = performance.now();
   const callbacks = fitToTime ? [timeBudget(config, minutes * 60, log)] : [];
@@ -185,7 +188,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const tTrain = performance.now();
 
   const weights = join(result.runDir, 'weights', existsSync(join(result.runDir, 'weights', 'best')) ? 'best' : 'last');
-  const detector = await Detector.load(weights, { confidence: 0.3 });
+  const detector = await Detector.load(weights, { confidence: 0.2 });
   const detectionsDir = join(out, 'detections');
   let heldOutMap: number;
   try {
