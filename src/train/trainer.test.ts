@@ -109,7 +109,8 @@ test('a NaN loss stops training naming the step and the part, and keeps the last
   const c = config('nan', { epochs: 2 });
   await assert.rejects(train(c, { ...quiet, callbacks: [poison] }), (err: Error) => {
     assert.ok(err instanceof NonFiniteLossError, String(err));
-    assert.match(err.message, /the (box|objPositive|objNegative|cls) loss is NaN at epoch 2, step 3;/);
+    // the loss part that turns NaN first depends on the backend (wasm clamps NaN probabilities): else the gradient
+    assert.match(err.message, /the ((box|objPositive|objNegative|cls) loss|gradient norm) is NaN at epoch 2, step 3;/);
     return true;
   });
   const last = await loadCheckpoint(join(root, 'runs', 'nan', 'weights', 'last'));

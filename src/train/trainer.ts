@@ -42,11 +42,14 @@ export interface TrainResult {
   history: TrainHistory;
 }
 
-/** A NaN or infinite loss: names the step and the loss part; the last checkpoint is left as it was. */
+/**
+ * A NaN or infinite loss (or gradient: some backends clamp NaN probabilities into a finite loss)
+ * names the step and the loss part; the update is not applied and the last checkpoint is left as it was.
+ */
 export class NonFiniteLossError extends Error {
   constructor(readonly epoch: number, readonly step: number, readonly part: string, readonly value: number) {
     super(
-      `training stopped: the ${part} loss is ${value} at epoch ${epoch + 1}, step ${step + 1}; the last good checkpoint is kept. ` +
+      `training stopped: ${part === 'gradient' ? 'the gradient norm' : `the ${part} loss`} is ${value} at epoch ${epoch + 1}, step ${step + 1}; the last good checkpoint is kept. ` +
         'Lower the learning rate (lr), check the data (dataset check), or resume from weights/last.',
     );
   }
@@ -78,6 +81,11 @@ function trainStep(ctx: TrainContext, batch: Batch): { loss: number; parts: Batc
         return out.loss;
       },
     });
+    const norm = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
+    if (!Number.isFinite(norm)) {
+      tf.dispose(Object.values(grads));
+      throw new NonFiniteLossError(ctx.epoch, ctx.step, 'gradient', Math.sqrt(norm));
+    }
     ctx.optimizer.lr = ctx.lr;
     ctx.optimizer.step(grads);
     tf.dispose(Object.values(grads));
