@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,6 +11,7 @@ import type { Yolo } from '../models/index.js';
 import { assignTargets, bestAnchors, YoloLoss, YOLOV4_TINY_ANCHORS, YOLOV4_TINY_ANCHORS_MASK, type AssignOptions } from '../yolo/index.js';
 import { isEvalEpoch, periodicCheckpointName } from './callbacks.js';
 import { histogram, historyCsv, type EpochRecord, type LossSummary } from './history.js';
+import { renderHistoryPng } from './plot.js';
 import { objectnessPt, validate } from './validate.js';
 
 const C = 3;
@@ -131,4 +133,17 @@ test('history helpers: histogram bins, CSV columns, checkpoint names, evaluation
   assert.equal(periodicCheckpointName(record), 'ep010-loss1.500-val_loss2.000');
   assert.deepEqual([0, 1, 2, 3, 4].map((e) => isEvalEpoch(e, 2, 5)), [false, true, false, true, true]);
   assert.deepEqual([0, 4].map((e) => isEvalEpoch(e, 0, 5)), [false, false]);
+});
+
+test('history.png: the four panels render to a PNG of the expected size', async () => {
+  const parts = (x: number): LossSummary => ({ loss: x, box: x / 4, objPositive: x / 8, objNegative: x / 2, cls: x / 8, positives: 3, easyNegativeShare: 0.5 });
+  const epochs: EpochRecord[] = [1, 2, 3].map((epoch) => ({
+    epoch, lr: 1e-3 / epoch, batchSize: 4, backboneFrozen: false, train: parts(3 / epoch), val: parts(3.5 / epoch),
+    map: epoch === 2 ? 0.25 : null, mapCoco: null, metric: 'voc', seconds: 1, valSeconds: 0.1, step: epoch * 2,
+  }));
+  const png = await renderHistoryPng(epochs);
+  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const meta = await sharp(png).metadata();
+  // 2 × 2 panels of 320 × 180 plus axes, titles and legends
+  assert.ok(meta.width! > 640 && meta.width! < 1400 && meta.height! > 360 && meta.height! < 900, `${meta.width}×${meta.height}`);
 });
