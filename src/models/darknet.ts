@@ -53,12 +53,26 @@ function convFloats(node: ConvNode, classes: number): number {
   return (node.batchNorm ? 4 * filters : filters) + filters * node.inChannels * node.kernel * node.kernel;
 }
 
-/** Bytes of a Darknet file for `model`'s architecture with `classes` classes (20-byte header). */
+/**
+ * Bytes of a Darknet file for `model`'s architecture with `classes` classes (20-byte header).
+ *
+ * @example
+ * ```ts
+ * darknetFileSize(createYolo({ variant: 'yolov4', numClasses: 80 })); // 257717640, as yolov4.weights
+ * ```
+ */
 export function darknetFileSize(model: Yolo, classes = model.numClasses): number {
   return 20 + 4 * convs(model).reduce((s, c) => s + convFloats(c.node, classes), 0);
 }
 
-/** Reads the header of a Darknet weights file. */
+/**
+ * Reads the header of a Darknet weights file.
+ *
+ * @example
+ * ```ts
+ * readDarknetHeader(readFileSync('yolov4.weights')); // { major: 0, minor: 2, revision: 5, seen: 32032000 }
+ * ```
+ */
 export function readDarknetHeader(bytes: Uint8Array, source = 'darknet weights'): DarknetHeader {
   if (bytes.byteLength < 16) throw new Error(`${source}: ${bytes.byteLength} bytes is too short for a Darknet header (16 or 20 bytes).`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
