@@ -104,7 +104,13 @@ function conv2DBackpropFilter({ inputs, attrs, backend }: { inputs: { x: TensorI
   const chunk = Math.max(1, Math.min(total, Math.floor(CHUNK_ELEMENTS / patch)));
   let dw: TensorInfo | undefined;
   const planes = total > 0 ? columnPlanes(wasm, x, g) : undefined;
-  for (let m0 = 0; planes !== undefined && m0 < total; m0 += chunk) {
+  const pointwise = patch === g.inChannels && g.strideHeight === 1 && g.strideWidth === 1 && g.padTop === 0 && g.padLeft === 0;
+  const oneGemm = planes !== undefined && pointwise && g.outHeight === g.inHeight && g.outWidth === g.inWidth;
+  if (oneGemm) {
+    // A 1×1 stride-1 unpadded convolution: the planes already are colsᵀ [Ci, M]; one GEMM, no copies.
+    dw = runWasmKernel(wasm, 'BatchMatMul', { a: { ...planes, shape: [g.inChannels, total] }, b: { ...dy, shape: [total, g.outChannels] } }, { transposeA: false, transposeB: false });
+  }
+  for (let m0 = 0; planes !== undefined && !oneGemm && m0 < total; m0 += chunk) {
     const rows = Math.min(chunk, total - m0);
     const colsT = im2colTransposed(wasm, planes, g, m0, rows); // [K·K·Ci, rows]
     const dyRows = rowView(wasm, dy, m0, rows, g.outChannels); // [rows, Co], no copy

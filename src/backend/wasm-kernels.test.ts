@@ -152,6 +152,7 @@ test('the kernels free all their intermediate wasm buffers (every path)', async 
     { x: [1, 6, 6, 9], k: 3, co: 4, stride: 1, pad: [[0, 0], [0, 2], [3, 0], [0, 0]] }, // cropped dy
     { x: [1, 7, 7, 3], k: 3, co: 4, stride: 2, pad: 'valid' }, // GEMM + col2im
     { x: [2, 64, 64, 8], k: 3, co: 4, stride: 1, pad: 'same' }, // chunked filter gradient
+    { x: [1, 6, 5, 10], k: 1, co: 4, stride: 1, pad: 'valid' }, // 1×1: one GEMM on the planes
   ];
   gradients(cases[0], 1); // warm-up: tfjs and XNNPACK caches
   const before = tf.backend().numDataIds();
