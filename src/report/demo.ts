@@ -108,20 +108,29 @@ function demoConfig(data: string, out: string, o: { focal: boolean; size: number
 }
 
 /**
- * Keeps the run inside `seconds`: after each epoch, when the epochs left would overrun the budget at
- * the pace so far, lowers `config.epochs` (the trainer reads it live, so the cosine schedule and the
- * last-epoch validation follow); past 1.5× the budget it stops the run (status interrupted).
+ * Keeps the run inside `seconds`: after each epoch, sets `config.epochs` to what fits at the median
+ * epoch time so far (the trainer reads it live, so the cosine schedule and the last-epoch
+ * validation follow; one slow epoch on a busy machine does not cut the run). It lengthens the run
+ * only in its first half; past 1.5× the budget it stops the run (status interrupted).
  */
 function timeBudget(config: TrainConfig, seconds: number, log: (line: string) => void): TrainCallback {
   const start = performance.now();
   const elapsed = () => (performance.now() - start) / 1000;
+  const durations: number[] = [];
+  let last = 0;
   return {
     onEpochEnd(ctx) {
+      const now = elapsed();
+      durations.push(now - last);
+      last = now;
+      const sorted = [...durations].sort((a, b) => a - b);
+      const pace = sorted[Math.floor((sorted.length - 1) / 2)];
       const done = ctx.epoch + 1;
-      const perEpoch = elapsed() / done;
-      const fits = done + Math.max(1, Math.floor((seconds - elapsed()) / perEpoch));
-      if (fits < config.epochs) {
-        log(`demo: ${perEpoch.toFixed(1)} s per epoch: training ${fits} epochs instead of ${config.epochs} to stay within ${Math.round(seconds)} s`);
+      const fits = Math.min(300, done + Math.max(1, Math.floor((seconds - now) / pace)));
+      // lengthen only in the first half (later the learning rate would climb back up); shorten any time
+      const change = fits < config.epochs || (fits > config.epochs && 2 * done <= config.epochs);
+      if (change && done < config.epochs) {
+        log(`demo: ${pace.toFixed(1)} s per epoch: training ${fits} epochs instead of ${config.epochs} to fill ${Math.round(seconds)} s`);
         config.epochs = fits;
       }
     },
