@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { backendsUnderTest } from '../../test/helpers.js';
+import { backendsUnderTest, useBackend } from '../../test/helpers.js';
 import { synthesizeDataset } from '../data/index.js';
 import { createYolo, loadCheckpoint } from '../models/index.js';
 import { loadTrainConfig, type TrainConfig } from './config.js';
@@ -11,13 +11,14 @@ import type { TrainCallback } from './context.js';
 import type { TrainHistory } from './history.js';
 import { NonFiniteLossError, parameterGroups, resumeTraining, train } from './trainer.js';
 
-// Training needs a backend with fast convolution gradients: the suite's main backend (wasm or torch);
-// tfjs's plain-JS cpu backend takes minutes per YOLOv4-tiny step and is not used here.
+// Training needs a backend with fast convolution gradients: the suite's first backend other than cpu
+// (torch or wasm); tfjs's plain-JS cpu backend takes minutes per YOLOv4-tiny step, so even when the suite
+// is pinned to cpu these tests run on wasm.
 let root = '';
 let yaml = '';
 
 before(async () => {
-  await backendsUnderTest();
+  await useBackend((await backendsUnderTest()).find((b) => b !== 'cpu') ?? 'wasm');
   root = mkdtempSync(join(tmpdir(), 'fy-train-'));
   // 12 images of 64×64 with 1–2 shapes of 3 classes: 8 train (2 batches of 4), 4 val
   ({ yaml } = await synthesizeDataset({ out: join(root, 'data'), images: 12, classes: 3, size: 64, seed: 3, valFraction: 1 / 3, maxObjects: 2, imageFormat: 'png' }));

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { backendsUnderTest } from '../../test/helpers.js';
+import { backendsUnderTest, useBackend } from '../../test/helpers.js';
 import { createLoader, readSplit, synthesizeDataset, type Sample } from '../data/index.js';
 import type { Yolo } from '../models/index.js';
 import { assignTargets, bestAnchors, YoloLoss, YOLOV4_TINY_ANCHORS, YOLOV4_TINY_ANCHORS_MASK, type AssignOptions } from '../yolo/index.js';
@@ -54,7 +54,7 @@ let root = '';
 let samples: Sample[] = [];
 
 before(async () => {
-  await backendsUnderTest();
+  await useBackend((await backendsUnderTest()).find((b) => b !== 'cpu') ?? 'wasm');
   root = mkdtempSync(join(tmpdir(), 'fy-validate-'));
   const { yaml } = await synthesizeDataset({ out: join(root, 'data'), images: 6, classes: C, size: 96, seed: 4, valFraction: 0.5, maxObjects: 3, imageFormat: 'png' });
   samples = (await readSplit(yaml, 'val')).samples;
