@@ -88,7 +88,11 @@ export function checkpointCallback(): TrainCallback {
   const meta = (ctx: TrainContext) => ({ classNames: ctx.classNames, anchors: ctx.anchors, anchorsMask: ctx.anchorsMask });
   const saveWeights = (ctx: TrainContext, name: string, training: Record<string, unknown>) =>
     withAveragedWeights(ctx, () => saveTrainingCheckpoint(ctx.model, dir(ctx, name), { ...meta(ctx), training }));
+  let savedStep = 0; // optimizer steps covered by weights/last
   return {
+    onTrainStart(ctx) {
+      savedStep = ctx.step;
+    },
     async onEpochEnd(ctx, record) {
       const { config } = ctx;
       const summary = { epoch: record.epoch, step: ctx.step, map: record.map, valLoss: record.val?.loss ?? null, ema: ctx.ema !== null };
@@ -118,9 +122,10 @@ export function checkpointCallback(): TrainCallback {
         optimizer: ctx.optimizer,
         ema: ctx.ema ?? undefined,
       });
+      savedStep = ctx.step;
     },
     async onTrainEnd(ctx, status) {
-      if (status !== 'interrupted') return;
+      if (status !== 'interrupted' || ctx.step === savedStep) return; // nothing trained since weights/last
       await saveWeights(ctx, 'interrupted', { epoch: ctx.epoch, step: ctx.step, partialEpoch: true });
       ctx.log(`saved the weights of the unfinished epoch ${ctx.epoch + 1} to ${dir(ctx, 'interrupted')}; resume continues from ${dir(ctx, 'last')}`);
     },
