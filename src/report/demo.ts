@@ -50,8 +50,8 @@ export interface DemoResult {
   valMap: number | null;
   /** mAP@0.5 (VOC) of the best weights on the held-out images. */
   heldOutMap: number;
-  /** Seconds per stage and in total. */
-  seconds: { data: number; train: number; evaluate: number; report: number; total: number };
+  /** Seconds per stage (`prepare`: timing a few steps and writing the data) and in total. */
+  seconds: { prepare: number; train: number; evaluate: number; report: number; total: number };
   files: { data: string; run: string; weights: string; history: string; report: string; detections: string; summary: string };
 }
 
@@ -223,7 +223,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     out, backend: tf.getBackend(), loss: focal ? 'focal' : 'bce', size, epochs: result.epochsDone,
     trainImages: data.train, valImages: data.val, heldOutImages: heldOutCount, valMap: result.best?.map ?? null, heldOutMap,
     seconds: {
-      data: (tData - t0) / 1000, train: (tTrain - tTrain0) / 1000, evaluate: (tEval - tTrain) / 1000, report: (tReport - tEval) / 1000, total: (tReport - t0) / 1000,
+      prepare: (tData - t0) / 1000, train: (tTrain - tTrain0) / 1000, evaluate: (tEval - tTrain) / 1000, report: (tReport - tEval) / 1000, total: (tReport - t0) / 1000,
     },
     files: {
       data: data.yaml, run: result.runDir, weights, history: join(result.runDir, 'history.json'), report, detections: detectionsDir, summary: join(out, SUMMARY_FILE),
