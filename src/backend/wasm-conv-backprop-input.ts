@@ -147,6 +147,67 @@ function phaseConv(
 export const FEW_CHANNELS = 8;
 
 /**
+ * Adds the windows of dcols (output positions m0 … m0+rows−1, [rows, K·K·Ci]) into dx, one segment of
+ * an output row at a time. Per window row ky, the outputs whose window lies inside dx add one contiguous
+ * run of KW·Ci values (contiguous in dcols and in NHWC dx) without bounds checks or divisions; only the
+ * edge outputs go tap by tap. At 416²×3→32 s2 this took col2im from 39 to 16 ms (CPU), the GEMM being 28.
+ */
+function col2imAdd(backend: WasmBackendInternals, cols: TensorInfo, dx: TensorInfo, g: ConvGeometry, m0: number, rows: number): void {
+  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideWidth: sx } = g;
+  const patch = kh * kw * c;
+  const step = sx * c;
+  const { heap, start: dst } = heapFloats(backend, dx);
+  const src = heapFloats(backend, cols).start;
+  for (let m = m0; m < m0 + rows; ) {
+    // A segment of one output row: fixed (n, oy), ox from ox0 to ox1 − 1.
+    const ox0 = m % wo;
+    const oy = Math.floor(m / wo) % ho;
+    const n = Math.floor(m / (wo * ho));
+    const ox1 = Math.min(wo, ox0 + (m0 + rows - m));
+    const rowSrc = src + (m - m0 - ox0) * patch;
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = oy * g.strideHeight - g.padTop + ky;
+      if (iy < 0 || iy >= h) continue;
+      const rowDst = dst + (n * h + iy) * w * c;
+      // Outputs whose whole window row lies inside: the window's kw·Ci values are contiguous in dcols and in dx.
+      const inFirst = Math.min(ox1, Math.max(ox0, Math.ceil(g.padLeft / sx)));
+      const inEnd = Math.max(inFirst, Math.min(ox1, Math.floor((w - kw + g.padLeft) / sx) + 1));
+      const run = kw * c;
+      let s = rowSrc + inFirst * patch + ky * run;
+      let d = rowDst + (inFirst * sx - g.padLeft) * c;
+      if (run === 9) {
+        for (let ox = inFirst; ox < inEnd; ox++, s += patch, d += step) {
+          heap[d] += heap[s];
+          heap[d + 1] += heap[s + 1];
+          heap[d + 2] += heap[s + 2];
+          heap[d + 3] += heap[s + 3];
+          heap[d + 4] += heap[s + 4];
+          heap[d + 5] += heap[s + 5];
+          heap[d + 6] += heap[s + 6];
+          heap[d + 7] += heap[s + 7];
+          heap[d + 8] += heap[s + 8];
+        }
+      } else {
+        for (let ox = inFirst; ox < inEnd; ox++, s += patch, d += step) for (let k = 0; k < run; k++) heap[d + k] += heap[s + k];
+      }
+      // The outputs at the edges, tap by tap with bounds checks.
+      for (const [a, b] of [[ox0, inFirst], [inEnd, ox1]]) {
+        for (let ox = a; ox < b; ox++) {
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * sx - g.padLeft + kx;
+            if (ix < 0 || ix >= w) continue;
+            const from = rowSrc + ox * patch + (ky * kw + kx) * c;
+            const at = rowDst + ix * c;
+            for (let k = 0; k < c; k++) heap[at + k] += heap[from + k];
+          }
+        }
+      }
+    }
+    m += ox1 - ox0;
+  }
+}
+
+/**
  * dx for few input channels: dcols [M, K·K·Ci] = dy [M, Co] × Wᵀ [Co, K·K·Ci] as one GEMM whose packed
  * operand is the small filter, then col2im adds each window back into dx, chunk by chunk.
  */
@@ -166,22 +227,7 @@ function gemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: Tenso
     const dyRows = rowView(backend, dy, m0, rows, g.outChannels);
     const cols = runWasmKernel(backend, 'BatchMatMul', { a: dyRows, b: filterT }, { transposeA: false, transposeB: false });
     releaseRowView(backend, dyRows);
-    const { heap, start: dst } = heapFloats(backend, dx);
-    let src = heapFloats(backend, cols).start;
-    for (let m = m0; m < m0 + rows; m++) {
-      const ox = m % wo;
-      const oy = Math.floor(m / wo) % ho;
-      const n = Math.floor(m / (wo * ho));
-      for (let ky = 0; ky < kh; ky++) {
-        const iy = oy * g.strideHeight - g.padTop + ky;
-        for (let kx = 0; kx < kw; kx++, src += c) {
-          const ix = ox * g.strideWidth - g.padLeft + kx;
-          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-          const at = dst + ((n * h + iy) * w + ix) * c;
-          for (let k = 0; k < c; k++) heap[at + k] += heap[src + k];
-        }
-      }
-    }
+    col2imAdd(backend, cols, dx, g, m0, rows);
     release(backend, cols);
   }
   release(backend, filterT);

@@ -96,6 +96,9 @@ test('the chunked GEMM paths split large problems into chunks that add up to the
   await compareWithCpu({ x: [4, 64, 64, 8], k: 3, co: 8, stride: 1, pad: 'same' }, 201);
   // Few channels (GEMM + col2im for dx): 27·(200·200) > 2^20, also split mid-row.
   await compareWithCpu({ x: [1, 200, 200, 3], k: 3, co: 4, stride: 1, pad: 'same' }, 202);
+  // The stem's case (stride 2, 'same' padding only after): 27·(2·150·150) > 2^20, split mid-row at ox 136;
+  // col2im's contiguous-window runs and its edge taps both cross the chunk boundary.
+  await compareWithCpu({ x: [2, 299, 300, 3], k: 3, co: 5, stride: 2, pad: 'same' }, 203);
 });
 
 test('tf.grad of a small conv net (conv→relu→conv stride 2→mean) agrees on wasm and cpu', async () => {
