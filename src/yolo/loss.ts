@@ -2,15 +2,14 @@
  * The YOLOv4 loss of the reference (reference-spec §2): per level, CIoU/SIoU/… box loss and BCE class
  * loss on the positives, and BCE or focal objectness loss on every cell that is not ignored.
  *
- * Assignment and the ignore mask run on typed arrays (assign.ts, plan.ts). Only the elements the loss
- * reads become tensors: the box and class logits of the positives and the objectness logits of the
- * non-ignored cells, picked from the head outputs by one gather whose gradient scatters back. All
- * levels share one pass of tensor ops; each level's mean becomes a per-element weight.
+ * The whole loss is one differentiable op over the raw heads (YoloLoss.compute): the heads are read
+ * back once, and assignment, ignore mask (assign.ts, plan.ts), the objectness and class terms and
+ * their gradients run as float64 loops over the elements the loss reads; only the box IoU of the
+ * few positives goes through tensor ops (`boxIou` and its autodiff gradient on a [P, 4] tensor).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { binaryCrossEntropy, binaryFocalLoss, boxIou, type IouType } from '../losses/index.js';
+import { boxIou, PROBABILITY_EPSILON, type IouType } from '../losses/index.js';
 import { bestAnchors, type AssignOptions } from './assign.js';
-import { gatherFlat, weightedSum } from './ops.js';
 import { planLevel, type LevelPlan } from './plan.js';
 import { validateOptions, validateTargets } from './validate.js';
 
@@ -168,158 +167,171 @@ export class YoloLoss {
     }
   }
 
-  /** The summed loss of `levels` (raws[s] is level levels[s]), and each level's parts if asked. */
+  /**
+   * The summed loss of `levels` (raws[s] is level levels[s]) and each level's parts, as one
+   * differentiable op over the raw heads. Everything except the box IoU is float64 JavaScript over
+   * the heads read back once: the ignore mask, the objectness and class terms with their gradients
+   * (only the elements the loss reads are visited) and the chain rule of the box decode. The IoU
+   * family and its gradient come from `boxIou` on a [P, 4] tensor of the positives' decoded boxes.
+   */
   private compute(levels: number[], raws: readonly tf.Tensor4D[], targets: readonly Float32Array[], wantParts: boolean): { loss: tf.Scalar; levels: LevelLossParts[] } {
     const o = this.options;
     const C = o.numClasses;
     const values = raws.map((raw) => raw.dataSync());
     const anchorOf = bestAnchors(targets, this.assign);
     const plans = levels.map((l, s) => planLevel(l, values[s], [raws[s].shape[1], raws[s].shape[2]], targets, this.assign, anchorOf, IGNORE_THRESHOLD));
-    const P = plans.reduce((n, p) => n + p.positives.numPositives, 0);
-    const N = plans.reduce((n, p) => n + p.objectnessIndex.length, 0);
-
-    // one gather for all levels: [boxes P·4 | classes P·C | objectness N], levels in order in each part
-    const pick = { source: new Uint8Array(P * (4 + C) + N), index: new Int32Array(P * (4 + C) + N) };
-    const put = (part: (plan: LevelPlan) => Int32Array, start: number): number => {
-      plans.forEach((plan, s) => {
-        const idx = part(plan);
-        pick.source.fill(s, start, start + idx.length);
-        pick.index.set(idx, start);
-        start += idx.length;
-      });
-      return start;
-    };
-    put((p) => p.objectnessIndex, put((p) => p.classIndex, put((p) => p.boxIndex, 0)));
-    const concat = (part: (plan: LevelPlan) => Float32Array) => concatFloat(plans.map(part));
-
-    let boxLoss: Float32Array | undefined;
-    let clsLoss: Float32Array | undefined;
-    let objLoss: Float32Array = new Float32Array(0);
-    let conf: Float32Array = new Float32Array(0);
-    let valid: Uint8Array = new Uint8Array(0);
-    const loss = tf.tidy(() => {
-      const picked = gatherFlat([...raws], values, pick);
-      const terms: tf.Scalar[] = [];
-      if (P > 0) {
-        // decode the positives' boxes in grid units: (σ(tx) + i, σ(ty) + j, e^tw·a_w, e^th·a_h)
-        const t = tf.reshape(tf.slice(picked, 0, P * 4), [P, 4]);
-        const xy = tf.add(tf.sigmoid(tf.slice(t, [0, 0], [P, 2])), tf.tensor2d(concat((p) => p.cellOffset), [P, 2]));
-        const wh = tf.mul(tf.exp(tf.slice(t, [0, 2], [P, 2])), tf.tensor2d(concat((p) => p.anchorSize), [P, 2]));
-        const iou = boxIou(tf.concat([xy, wh], 1), tf.tensor2d(concat((p) => p.positives.box), [P, 4]), { type: o.iouType });
-        const iouValues = iou.dataSync();
-        // a positive whose IoU is NaN drops out of every term (reference §2.7)
-        valid = Uint8Array.from(iouValues, (v) => (Number.isNaN(v) ? 0 : 1));
-        let oneMinusIou = tf.sub(1, iou);
-        if (valid.includes(0)) oneMinusIou = tf.where(tf.tensor1d(valid, 'bool'), oneMinusIou, tf.zerosLike(oneMinusIou));
-        terms.push(weightedSum(oneMinusIou, tf.tensor1d(this.positiveWeights(plans, valid, 1, BOX_RATIO))));
-        const logits = tf.reshape(tf.slice(picked, P * 4, P * C), [P, C]);
-        const cls = binaryCrossEntropy(tf.tensor2d(concat((p) => p.positives.classes), [P, C]), tf.sigmoid(logits), { reduction: 'none' });
-        terms.push(weightedSum(cls, tf.tensor2d(this.positiveWeights(plans, valid, C, this.clsRatio), [P, C])));
-        if (wantParts) [boxLoss, clsLoss] = [Float32Array.from(iouValues, (v) => 1 - v), cls.dataSync() as Float32Array];
+    // the gradient is built only while a tape records (tf.grad, valueAndGrads, an optimizer's minimize)
+    const grads = tf.engine().state.gradientDepth > 0 ? raws.map((raw) => new Float32Array(raw.size)) : undefined;
+    const box = this.boxTerms(plans, values);
+    const focal = o.focalLoss ? { alpha: o.focalAlpha, gamma: o.focalGamma } : undefined;
+    const D = 5 + C;
+    const parts: LevelLossParts[] = [];
+    let total = 0;
+    let start = 0; // first positive of the level in `box`
+    plans.forEach((plan, s) => {
+      const raw = values[s];
+      const grad = grads?.[s];
+      const { numPositives: P, cell, classes } = plan.positives;
+      let kept = 0;
+      for (let q = start; q < start + P; q++) kept += box.valid[q];
+      // box: BOX_RATIO · mean(1 − IoU) over the valid positives
+      let boxSum = 0;
+      let clsSum = 0;
+      let objPositive = 0;
+      let objNegative = 0;
+      let easy = 0;
+      const count = kept + plan.numNegatives;
+      const objScale = count > 0 ? this.objectnessScale(plan.level) / count : 0;
+      const boxWeight = kept > 0 ? BOX_RATIO / kept : 0;
+      const clsWeight = kept > 0 ? this.clsRatio / (kept * C) : 0;
+      for (let p = 0; p < P; p++) {
+        const q = start + p;
+        if (!box.valid[q]) continue;
+        const base = cell[p] * D;
+        boxSum += 1 - box.iou[q];
+        if (grad) for (let a = 0; a < 4; a++) grad[base + a] = -boxWeight * box.dIou[4 * q + a];
+        for (let c = 0; c < C; c++) {
+          clsSum += probabilityLoss(sigmoid32(raw[base + 5 + c]), classes[p * C + c], undefined);
+          if (grad) grad[base + 5 + c] = clsWeight * term.dLogit;
+        }
+        objPositive += probabilityLoss(sigmoid32(raw[base + 4]), 1, focal);
+        if (grad) grad[base + 4] = objScale * term.dLogit;
       }
-      const confidence = tf.sigmoid(tf.slice(picked, P * (4 + C), N));
-      const { targets: objTargets, weights } = this.objectnessTargets(plans, valid);
-      const elementwise = o.focalLoss
-        ? binaryFocalLoss(objTargets, confidence, { alpha: o.focalAlpha, gamma: o.focalGamma, reduction: 'none' })
-        : binaryCrossEntropy(objTargets, confidence, { reduction: 'none' });
-      terms.push(weightedSum(elementwise, tf.tensor1d(weights)));
-      if (wantParts) [objLoss, conf] = [elementwise.dataSync() as Float32Array, confidence.dataSync() as Float32Array];
-      return tf.addN(terms) as tf.Scalar;
+      const index = plan.objectnessIndex;
+      for (let n = P; n < index.length; n++) {
+        const conf = sigmoid32(raw[index[n]]);
+        const l = probabilityLoss(conf, 0, focal);
+        objNegative += l;
+        if (conf < EASY_NEGATIVE_P) easy += l;
+        if (grad) grad[index[n]] = objScale * term.dLogit;
+      }
+      const level: LevelLossParts = {
+        box: boxWeight * boxSum,
+        objPositive: objPositive * objScale,
+        objNegative: objNegative * objScale,
+        cls: clsWeight * clsSum,
+        numPositives: P,
+        numIgnored: plan.numIgnored,
+        easyNegativeShare: objPositive + objNegative > 0 ? easy / (objPositive + objNegative) : 0,
+      };
+      total += level.box + level.cls + level.objPositive + level.objNegative;
+      parts.push(level);
+      start += P;
     });
-    const parts = wantParts ? levelParts(plans, valid, boxLoss, clsLoss, objLoss, conf, C, (plan) => this.objectnessScale(plan.level)) : [];
-    return { loss, levels: parts };
+    const op = tf.customGrad((...inputs) => {
+      const shapes = inputs.slice(0, raws.length).map((x) => (x as tf.Tensor).shape);
+      return {
+        value: tf.scalar(total),
+        gradFunc: (dy: tf.Tensor) => {
+          if (grads === undefined) throw new Error('YoloLoss: a gradient was asked of a loss computed while no gradient tape was recording; call total() or level() inside tf.grad / tf.valueAndGrads.');
+          const d = dy.dataSync()[0];
+          return grads.map((g, s) => (d === 1 ? tf.tensor(g, shapes[s], 'float32') : tf.mul(d, tf.tensor(g, shapes[s], 'float32'))));
+        },
+      };
+    });
+    const loss = op(...raws) as tf.Scalar;
+    return { loss, levels: wantParts ? parts : [] };
   }
 
-  /** Weight of each positive's `width` loss elements: scale / (valid positives of its level · width). */
-  private positiveWeights(plans: LevelPlan[], valid: Uint8Array, width: number, scale: number): Float32Array {
-    const w = new Float32Array(valid.length * width);
-    let p = 0;
-    for (const plan of plans) {
-      const n = plan.positives.numPositives;
-      const kept = valid.subarray(p, p + n).reduce((s, v) => s + v, 0);
-      for (let q = p; q < p + n; q++) if (valid[q]) w.fill(scale / (kept * width), q * width, (q + 1) * width);
-      p += n;
-    }
-    return w;
+  /**
+   * IoU of each positive's decoded box (σ(tx) + i, σ(ty) + j, e^tw·a_w, e^th·a_h) with its target,
+   * whether it is valid (a NaN IoU drops the positive from every term, reference §2.7), and
+   * dIoU/d(tx, ty, tw, th), positives of all levels in order.
+   */
+  private boxTerms(plans: LevelPlan[], values: ArrayLike<number>[]): { iou: Float32Array; valid: Uint8Array; dIou: Float64Array } {
+    const P = plans.reduce((n, p) => n + p.positives.numPositives, 0);
+    const D = 5 + this.options.numClasses;
+    const pred = new Float32Array(P * 4);
+    const target = new Float32Array(P * 4);
+    const dDecode = new Float64Array(P * 4); // d(decoded box)/d(raw) per coordinate
+    let q = 0;
+    plans.forEach((plan, s) => {
+      const { numPositives, cell, box } = plan.positives;
+      for (let p = 0; p < numPositives; p++, q++) {
+        const base = cell[p] * D;
+        for (let a = 0; a < 2; a++) {
+          const sig = sigmoid32(values[s][base + a]);
+          pred[4 * q + a] = sig + plan.cellOffset[2 * p + a];
+          dDecode[4 * q + a] = sig * (1 - sig);
+          pred[4 * q + 2 + a] = Math.exp(values[s][base + 2 + a]) * plan.anchorSize[2 * p + a];
+          dDecode[4 * q + 2 + a] = pred[4 * q + 2 + a];
+        }
+        target.set(box.subarray(4 * p, 4 * p + 4), 4 * q);
+      }
+    });
+    if (P === 0) return { iou: new Float32Array(0), valid: new Uint8Array(0), dIou: dDecode };
+    const type = this.options.iouType;
+    const [iou, dPred] = tf.tidy(() => {
+      const t = tf.tensor2d(target, [P, 4]);
+      const { value, grad } = tf.valueAndGrad((x: tf.Tensor) => boxIou(x, t, { type }))(tf.tensor2d(pred, [P, 4]), tf.ones([P]));
+      return [value.dataSync() as Float32Array, grad.dataSync()];
+    });
+    const valid = Uint8Array.from(iou, (v) => (Number.isNaN(v) ? 0 : 1));
+    for (let e = 0; e < dDecode.length; e++) dDecode[e] *= dPred[e];
+    return { iou, valid, dIou: dDecode };
   }
 
   /** The objectness factor of a level: balance · obj_ratio (× 10 for focal loss). */
   private objectnessScale(level: number): number {
     return LEVEL_BALANCE[level] * this.objRatio * (this.options.focalLoss ? FOCAL_LOSS_RATIO : 1);
   }
-
-  /** Objectness targets (positives 1) and weights: each level's mean over its non-ignored cells. */
-  private objectnessTargets(plans: LevelPlan[], valid: Uint8Array): { targets: Float32Array; weights: Float32Array } {
-    const n = plans.reduce((s, p) => s + p.objectnessIndex.length, 0);
-    const targets = new Float32Array(n);
-    const weights = new Float32Array(n);
-    let e = 0;
-    let p = 0;
-    for (const plan of plans) {
-      const P = plan.positives.numPositives;
-      const kept = valid.subarray(p, p + P);
-      const count = plan.numNegatives + kept.reduce((s, v) => s + v, 0);
-      const w = this.objectnessScale(plan.level) / count;
-      targets.fill(1, e, e + P);
-      weights.fill(w, e, e + plan.objectnessIndex.length);
-      for (let q = 0; q < P; q++) if (!kept[q]) weights[e + q] = 0;
-      e += plan.objectnessIndex.length;
-      p += P;
-    }
-    return { targets, weights };
-  }
 }
 
-function concatFloat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of parts) {
-    out.set(a, at);
-    at += a.length;
-  }
-  return out;
+const P_MIN = Math.fround(PROBABILITY_EPSILON);
+const P_MAX = Math.fround(1 - PROBABILITY_EPSILON);
+
+/** σ(x) rounded to float32, the probability the reference's float32 sigmoid gives (e^−x may overflow to ∞: σ = 0). */
+function sigmoid32(x: number): number {
+  return Math.fround(1 / (1 + Math.exp(-x)));
 }
 
-// Each level's parts from the elementwise losses read back (numbers, no gradient).
-function levelParts(
-  plans: LevelPlan[], valid: Uint8Array, boxLoss: Float32Array | undefined, clsLoss: Float32Array | undefined,
-  objLoss: Float32Array, conf: Float32Array, C: number, objectnessScale: (plan: LevelPlan) => number,
-): LevelLossParts[] {
-  let p = 0;
-  let e = 0;
-  return plans.map((plan) => {
-    const P = plan.positives.numPositives;
-    let kept = 0;
-    let box = 0;
-    let cls = 0;
-    let objPositive = 0;
-    for (let q = p; q < p + P; q++) {
-      if (!valid[q]) continue;
-      kept++;
-      box += (boxLoss as Float32Array)[q];
-      for (let c = 0; c < C; c++) cls += (clsLoss as Float32Array)[q * C + c];
-      objPositive += objLoss[e + q - p];
-    }
-    let objNegative = 0;
-    let easy = 0;
-    for (let n = e + P; n < e + plan.objectnessIndex.length; n++) {
-      objNegative += objLoss[n];
-      if (conf[n] < EASY_NEGATIVE_P) easy += objLoss[n];
-    }
-    const count = kept + plan.numNegatives;
-    const scale = count > 0 ? objectnessScale(plan) / count : 0;
-    p += P;
-    e += plan.objectnessIndex.length;
-    return {
-      box: kept > 0 ? (BOX_RATIO * box) / kept : 0,
-      objPositive: objPositive * scale,
-      objNegative: objNegative * scale,
-      cls: kept > 0 ? (C / 80) * (cls / (kept * C)) : 0,
-      numPositives: P,
-      numIgnored: plan.numIgnored,
-      easyNegativeShare: objPositive + objNegative > 0 ? easy / (objPositive + objNegative) : 0,
-    };
-  });
+/** The derivative of the last {@link probabilityLoss} with respect to the logit. */
+const term = { dLogit: 0 };
+
+/**
+ * The reference's clipped BCE on a probability, −y·ln p̂ − (1 − y)·ln(1 − p̂) with
+ * p̂ = clip(p, 1e-7, 1 − 1e-7) (zero gradient where clipped), or with `focal` its focal form
+ * BCE·α_t·m^γ, m = y·(1 − p) + (1 − y)·p on the unclipped p: the float64 form of
+ * `binaryCrossEntropy` / `binaryFocalLoss` for one element. Returns the loss and leaves
+ * dloss/dx (x the logit, p = σ(x)) in `term.dLogit`.
+ */
+function probabilityLoss(p: number, y: number, focal: { alpha: number; gamma: number } | undefined): number {
+  const pc = p < P_MIN ? P_MIN : p > P_MAX ? P_MAX : p;
+  // a zero coefficient skips its log (both logs are finite: p̂ is clipped)
+  const bce = -((y > 0 ? y * Math.log(pc) : 0) + (y < 1 ? (1 - y) * Math.log(1 - pc) : 0));
+  let dp = p >= P_MIN && p <= P_MAX ? (1 - y) / (1 - pc) - y / pc : 0;
+  let loss = bce;
+  if (focal !== undefined) {
+    const { alpha, gamma } = focal;
+    const at = 1 - alpha + (2 * alpha - 1) * y;
+    const m = y * (1 - p) + (1 - y) * p;
+    const mod = gamma === 0 ? 1 : gamma === 2 ? m * m : Math.pow(m, gamma);
+    const dMod = gamma === 0 ? 0 : gamma === 1 ? 1 : m > 0 ? gamma * Math.pow(m, gamma - 1) : 0;
+    loss = at * bce * mod;
+    dp = at * (dp * mod + bce * dMod * (1 - 2 * y));
+  }
+  term.dLogit = dp * p * (1 - p);
+  return loss;
 }
 
 function sumParts(levels: LevelLossParts[]): LossParts {

@@ -13,10 +13,6 @@ export interface LevelPlan {
   numNegatives: number;
   /** Negative cells with IoU > threshold against some ground truth. */
   numIgnored: number;
-  /** [P·4] raw-element indices of tx, ty, tw, th of each positive. */
-  boxIndex: Int32Array;
-  /** [P·C] raw-element indices of the class logits of each positive. */
-  classIndex: Int32Array;
   /** [P + Q] raw-element indices of the objectness logits: positives first, then negatives. */
   objectnessIndex: Int32Array;
   /** [P·2] cell column and row of each positive. */
@@ -56,16 +52,12 @@ export function planLevel(
   for (let c = 0; c < state.length; c++) if (state[c] === 0) Q++;
   const numIgnored = state.length - Q - P;
 
-  const boxIndex = new Int32Array(P * 4);
-  const classIndex = new Int32Array(P * C);
   const objectnessIndex = new Int32Array(P + Q);
   const cellOffset = new Float32Array(P * 2);
   const anchorSize = new Float32Array(P * 2);
   const [inH, inW] = opts.inputShape;
   for (let p = 0; p < P; p++) {
     const cell = positives.cell[p];
-    for (let a = 0; a < 4; a++) boxIndex[4 * p + a] = cell * D + a;
-    for (let a = 0; a < C; a++) classIndex[C * p + a] = cell * D + 5 + a;
     objectnessIndex[p] = cell * D + 4;
     const k = cell % A;
     cellOffset[2 * p] = Math.floor(cell / A) % W;
@@ -75,5 +67,5 @@ export function planLevel(
   }
   let e = P;
   for (let c = 0; c < state.length; c++) if (state[c] === 0) objectnessIndex[e++] = c * D + 4;
-  return { level, positives, numNegatives: Q, numIgnored, boxIndex, classIndex, objectnessIndex, cellOffset, anchorSize };
+  return { level, positives, numNegatives: Q, numIgnored, objectnessIndex, cellOffset, anchorSize };
 }
