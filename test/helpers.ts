@@ -67,3 +67,12 @@ export function assertAllClose(
 export function values(t: tf.Tensor): Float32Array {
   return Float32Array.from(t.dataSync() as ArrayLike<number>);
 }
+
+/**
+ * The `skip` option for tests that need the torch addon: a reason when it is not built, unless
+ * `FOCAL_YOLO_REQUIRE_TORCH=1` (CI sets it), in which case the tests run and fail loudly.
+ */
+export function skipWithoutTorchAddon(addonPath: string): false | string {
+  if (existsSync(addonPath) || process.env.FOCAL_YOLO_REQUIRE_TORCH === '1') return false;
+  return `addon not built (${addonPath}); run npm run build:native`;
+}

@@ -1,14 +1,14 @@
 // The torch backend's plumbing: registration, threads, errors, the cpu fallback, and memory that
 // follows tfjs's disposals (50 training steps of a small conv-net leave tensors and RSS flat).
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './index.js';
 import { ADDON_PATH, loadTorchAddon } from './torch-addon.js';
 import { fallbackKernelsUsed, setTorchThreads, torchThreads } from './torch.js';
+import { skipWithoutTorchAddon } from '../../test/helpers.js';
 
-const skip = existsSync(ADDON_PATH) ? false : `addon not built (${ADDON_PATH}); run npm run build:native`;
+const skip = skipWithoutTorchAddon(ADDON_PATH);
 
 test('initBackend starts torch, which runs ops and reads values back', { skip }, async () => {
   assert.equal(await initBackend({ prefer: 'torch', quiet: true }), 'torch');

@@ -2,13 +2,12 @@
 // random inputs, over shapes, broadcasts, dtypes and attributes (relative error < 1e-5), and a
 // check through tf.profile that the kernel really ran natively (no fallback).
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './index.js';
 import { ADDON_PATH } from './torch-addon.js';
 import { NATIVE_KERNELS, fallbackKernelsUsed } from './torch.js';
-import { assertAllClose } from '../../test/helpers.js';
+import { assertAllClose, skipWithoutTorchAddon } from '../../test/helpers.js';
 
 /** Deterministic inputs: a small LCG so cpu and torch see identical values. */
 function makeRandom(seed: number): (n: number, lo?: number, hi?: number) => number[] {
@@ -315,9 +314,8 @@ function runCase(build: Build, seed: number): Result[] {
   return results;
 }
 
-const addonBuilt = existsSync(ADDON_PATH);
 
-test('every native kernel matches the cpu backend (rel. error < 1e-5)', { skip: addonBuilt ? false : `addon not built (${ADDON_PATH}); run npm run build:native` }, async () => {
+test('every native kernel matches the cpu backend (rel. error < 1e-5)', { skip: skipWithoutTorchAddon(ADDON_PATH) }, async () => {
   const covered = new Set<string>();
   const failures: string[] = [];
   for (const [seed, c] of cases.entries()) {
