@@ -125,6 +125,20 @@ describe('YoloLoss hand-built cases', async () => {
         tf.dispose(raws);
       });
 
+      it('an upstream factor scales the gradient (the loss inside a larger expression)', () => {
+        const raws = randomRaws(2, 17);
+        const targets = [new Float32Array([0.4, 0.4, 0.3, 0.2, 1]), new Float32Array([0.7, 0.2, 0.1, 0.3, 2])];
+        const yolo = new YoloLoss({ ...BASE, iouType: 'siou' });
+        const plain = tf.grads((...r: tf.Tensor[]) => yolo.total(r as tf.Tensor4D[], targets).loss)(raws);
+        const tripled = tf.grads((...r: tf.Tensor[]) => tf.mul(3, yolo.total(r as tf.Tensor4D[], targets).loss))(raws);
+        plain.forEach((g, l) => {
+          const expected = Array.from(g.dataSync(), (v) => 3 * v);
+          assert.ok(expected.some((v) => v !== 0), `level ${l}: zero gradient`);
+          assertAllClose(tripled[l].dataSync(), expected, { rtol: 1e-6, atol: 1e-12, what: `level ${l}` });
+        });
+        tf.dispose([...plain, ...tripled, ...raws]);
+      });
+
       it('label smoothing works (the reference ignores it): class BCE against y·(1 − ε) + ε/C', () => {
         const raws = randomRaws(1, 5);
         const targets = [new Float32Array([0.5625, 0.4375, 76 / SIZE, 55 / SIZE, 2])]; // one positive, level 1

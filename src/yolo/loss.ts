@@ -177,75 +177,95 @@ export class YoloLoss {
   private compute(levels: number[], raws: readonly tf.Tensor4D[], targets: readonly Float32Array[], wantParts: boolean): { loss: tf.Scalar; levels: LevelLossParts[] } {
     const o = this.options;
     const C = o.numClasses;
-    const values = raws.map((raw) => raw.dataSync());
+    // on wasm the heads are read (and the gradient written) in place in the heap; such views
+    // detach whenever the heap grows, so they are taken again after any tensor op
+    const onWasm = tf.getBackend() === 'wasm';
+    let values = raws.map((raw) => heapView(raw, onWasm) ?? raw.dataSync());
     const anchorOf = bestAnchors(targets, this.assign);
     const plans = levels.map((l, s) => planLevel(l, values[s], [raws[s].shape[1], raws[s].shape[2]], targets, this.assign, anchorOf, IGNORE_THRESHOLD));
-    // the gradient is built only while a tape records (tf.grad, valueAndGrads, an optimizer's minimize)
-    const grads = tf.engine().state.gradientDepth > 0 ? raws.map((raw) => new Float32Array(raw.size)) : undefined;
     const box = this.boxTerms(plans, values);
+    // the gradient is built only while a tape records (tf.grad, valueAndGrads, an optimizer's minimize)
+    const withGrad = tf.engine().state.gradientDepth > 0;
     const focal = o.focalLoss ? { alpha: o.focalAlpha, gamma: o.focalGamma } : undefined;
     const D = 5 + C;
     const parts: LevelLossParts[] = [];
     let total = 0;
-    let start = 0; // first positive of the level in `box`
-    plans.forEach((plan, s) => {
-      const raw = values[s];
-      const grad = grads?.[s];
-      const { numPositives: P, cell, classes } = plan.positives;
-      let kept = 0;
-      for (let q = start; q < start + P; q++) kept += box.valid[q];
-      // box: BOX_RATIO · mean(1 − IoU) over the valid positives
-      let boxSum = 0;
-      let clsSum = 0;
-      let objPositive = 0;
-      let objNegative = 0;
-      let easy = 0;
-      const count = kept + plan.numNegatives;
-      const objScale = count > 0 ? this.objectnessScale(plan.level) / count : 0;
-      const boxWeight = kept > 0 ? BOX_RATIO / kept : 0;
-      const clsWeight = kept > 0 ? this.clsRatio / (kept * C) : 0;
-      for (let p = 0; p < P; p++) {
-        const q = start + p;
-        if (!box.valid[q]) continue;
-        const base = cell[p] * D;
-        boxSum += 1 - box.iou[q];
-        if (grad) for (let a = 0; a < 4; a++) grad[base + a] = -boxWeight * box.dIou[4 * q + a];
-        for (let c = 0; c < C; c++) {
-          clsSum += probabilityLoss(sigmoid32(raw[base + 5 + c]), classes[p * C + c], undefined);
-          if (grad) grad[base + 5 + c] = clsWeight * term.dLogit;
+    // one pass over the elements the loss reads: the parts, and the gradient into `grads`
+    const pass = (grads: Float32Array[] | undefined): void => {
+      let start = 0; // first positive of the level in `box`
+      plans.forEach((plan, s) => {
+        const raw = values[s];
+        const grad = grads?.[s];
+        const { numPositives: P, cell, classes } = plan.positives;
+        let kept = 0;
+        for (let q = start; q < start + P; q++) kept += box.valid[q];
+        // box: BOX_RATIO · mean(1 − IoU) over the valid positives
+        let boxSum = 0;
+        let clsSum = 0;
+        let objPositive = 0;
+        let objNegative = 0;
+        let easy = 0;
+        const count = kept + plan.numNegatives;
+        const objScale = count > 0 ? this.objectnessScale(plan.level) / count : 0;
+        const boxWeight = kept > 0 ? BOX_RATIO / kept : 0;
+        const clsWeight = kept > 0 ? this.clsRatio / (kept * C) : 0;
+        for (let p = 0; p < P; p++) {
+          const q = start + p;
+          if (!box.valid[q]) continue;
+          const base = cell[p] * D;
+          boxSum += 1 - box.iou[q];
+          if (grad) for (let a = 0; a < 4; a++) grad[base + a] = -boxWeight * box.dIou[4 * q + a];
+          for (let c = 0; c < C; c++) {
+            clsSum += probabilityLoss(sigmoid32(raw[base + 5 + c]), classes[p * C + c], undefined);
+            if (grad) grad[base + 5 + c] = clsWeight * term.dLogit;
+          }
+          objPositive += probabilityLoss(sigmoid32(raw[base + 4]), 1, focal);
+          if (grad) grad[base + 4] = objScale * term.dLogit;
         }
-        objPositive += probabilityLoss(sigmoid32(raw[base + 4]), 1, focal);
-        if (grad) grad[base + 4] = objScale * term.dLogit;
-      }
-      const index = plan.objectnessIndex;
-      for (let n = P; n < index.length; n++) {
-        const conf = sigmoid32(raw[index[n]]);
-        const l = probabilityLoss(conf, 0, focal);
-        objNegative += l;
-        if (conf < EASY_NEGATIVE_P) easy += l;
-        if (grad) grad[index[n]] = objScale * term.dLogit;
-      }
-      const level: LevelLossParts = {
-        box: boxWeight * boxSum,
-        objPositive: objPositive * objScale,
-        objNegative: objNegative * objScale,
-        cls: clsWeight * clsSum,
-        numPositives: P,
-        numIgnored: plan.numIgnored,
-        easyNegativeShare: objPositive + objNegative > 0 ? easy / (objPositive + objNegative) : 0,
-      };
-      total += level.box + level.cls + level.objPositive + level.objNegative;
-      parts.push(level);
-      start += P;
-    });
+        const index = plan.objectnessIndex;
+        for (let n = P; n < index.length; n++) {
+          const conf = sigmoid32(raw[index[n]]);
+          const l = probabilityLoss(conf, 0, focal);
+          objNegative += l;
+          if (conf < EASY_NEGATIVE_P) easy += l;
+          if (grad) grad[index[n]] = objScale * term.dLogit;
+        }
+        const level: LevelLossParts = {
+          box: boxWeight * boxSum,
+          objPositive: objPositive * objScale,
+          objNegative: objNegative * objScale,
+          cls: clsWeight * clsSum,
+          numPositives: P,
+          numIgnored: plan.numIgnored,
+          easyNegativeShare: objPositive + objNegative > 0 ? easy / (objPositive + objNegative) : 0,
+        };
+        total += level.box + level.cls + level.objPositive + level.objNegative;
+        parts.push(level);
+        start += P;
+      });
+    };
     const op = tf.customGrad((...inputs) => {
-      const shapes = inputs.slice(0, raws.length).map((x) => (x as tf.Tensor).shape);
+      const save = inputs[raws.length] as tf.GradSaveFunc;
+      let grads: tf.Tensor[] = [];
+      if (onWasm && withGrad) grads = raws.map((raw) => tf.fill(raw.shape, 0, 'float32'));
+      if (onWasm) values = raws.map((raw) => heapView(raw, true) ?? raw.dataSync());
+      if (!withGrad) {
+        pass(undefined);
+      } else if (onWasm) {
+        pass(grads.map((g) => heapView(g, true) as Float32Array));
+      } else {
+        const arrays = raws.map((raw) => new Float32Array(raw.size));
+        pass(arrays);
+        grads = arrays.map((g, s) => tf.tensor(g, raws[s].shape, 'float32'));
+      }
+      save(grads);
       return {
         value: tf.scalar(total),
-        gradFunc: (dy: tf.Tensor) => {
-          if (grads === undefined) throw new Error('YoloLoss: a gradient was asked of a loss computed while no gradient tape was recording; call total() or level() inside tf.grad / tf.valueAndGrads.');
-          const d = dy.dataSync()[0];
-          return grads.map((g, s) => (d === 1 ? tf.tensor(g, shapes[s], 'float32') : tf.mul(d, tf.tensor(g, shapes[s], 'float32'))));
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          if (!withGrad) throw new Error('YoloLoss: a gradient was asked of a loss computed while no gradient tape was recording; call total() or level() inside tf.grad / tf.valueAndGrads.');
+          // the common dy = 1 shares the saved gradient's data instead of a pass over it
+          const unit = dy.dataSync()[0] === 1;
+          return saved.map((g) => (unit ? tf.reshape(g, g.shape) : tf.mul(dy, g)));
         },
       };
     });
@@ -295,6 +315,13 @@ export class YoloLoss {
   private objectnessScale(level: number): number {
     return LEVEL_BALANCE[level] * this.objRatio * (this.options.focalLoss ? FOCAL_LOSS_RATIO : 1);
   }
+}
+
+/** A float32 view of a tensor's storage in the wasm heap (no copy), when `onWasm`. */
+function heapView(t: tf.Tensor, onWasm: boolean): Float32Array | undefined {
+  if (!onWasm || t.dtype !== 'float32') return undefined;
+  const backend = tf.backend() as unknown as { typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array };
+  return backend.typedArrayFromHeap?.(t);
 }
 
 const P_MIN = Math.fround(PROBABILITY_EPSILON);
