@@ -51,21 +51,22 @@ function summaryTable(runs: readonly RunReport[]): string {
     `<th>mAP of the evaluated weights</th><th>easy-negative share of objectness (last epoch)</th></tr>${runs.map(row).join('')}</table>`;
 }
 
-/** Per-class AP, ground-truth and detection counts; one AP column per run. */
+/** Per-class AP with the ground-truth and detection counts, three columns per run (their validation sets may differ). */
 function apTable(runs: readonly RunReport[]): string {
   const evaluated = runs.filter((r) => r.evaluation);
   if (evaluated.length === 0) return '<p class="note">No evaluation (see the notes above).</p>';
   const names = evaluated[0].classNames;
   const metricName = evaluated[0].evaluation?.result.metric === 'coco' ? 'AP50 (COCO 101-point)' : 'AP@0.5 (VOC all-point)';
-  const head = `<tr><th>class</th><th>ground truth</th>${evaluated.map((r) => `<th>${escapeHtml(r.label)}: ${metricName}</th><th>${escapeHtml(r.label)}: detections</th>`).join('')}</tr>`;
+  const prefix = (r: RunReport) => (evaluated.length > 1 ? `${escapeHtml(r.label)}: ` : '');
+  const head = `<tr><th>class</th>${evaluated.map((r) => `<th>${prefix(r)}ground truth</th><th>${prefix(r)}${metricName}</th><th>${prefix(r)}detections</th>`).join('')}</tr>`;
   const apOf = (r: RunReport, c: number) => {
     const res = r.evaluation?.result;
     return res?.metric === 'coco' ? res.coco?.perClassAp50[c] : res?.perClass[c];
   };
   const rows = names.map((name, c) =>
-    `<tr><td>${escapeHtml(name)}</td><td>${evaluated[0].evaluation?.result.groundTruthCount[c] ?? 0}</td>` +
-    evaluated.map((r) => `<td>${pct(apOf(r, c))}</td><td>${r.evaluation?.result.detectionCount[c] ?? 0}</td>`).join('') + '</tr>');
-  const mean = `<tr class="mean"><td>mean</td><td></td>${evaluated.map((r) => `<td>${pct(r.evaluation?.result.map)}</td><td></td>`).join('')}</tr>`;
+    `<tr><td>${escapeHtml(name)}</td>` +
+    evaluated.map((r) => `<td>${r.evaluation?.result.groundTruthCount[c] ?? 0}</td><td>${pct(apOf(r, c))}</td><td>${r.evaluation?.result.detectionCount[c] ?? 0}</td>`).join('') + '</tr>');
+  const mean = `<tr class="mean"><td>mean</td>${evaluated.map((r) => `<td></td><td>${pct(r.evaluation?.result.map)}</td><td></td>`).join('')}</tr>`;
   return `<table class="ap">${head}${rows.join('')}${mean}</table>`;
 }
 

@@ -109,7 +109,7 @@ test('renderReportHtml: self-contained, every figure drawn, AP table and config 
   // per-class AP 100% and 50%, mean 75%; the label is escaped
   assert.match(html, /<td>circle<\/td><td>1<\/td><td>100\.00%<\/td><td>1<\/td>/);
   assert.match(html, /<td>square<\/td><td>2<\/td><td>50\.00%<\/td><td>1<\/td>/);
-  assert.match(html, /<tr class="mean"><td>mean<\/td><td><\/td><td>75\.00%<\/td>/);
+  assert.match(html, /<tr class="mean"><td>mean<\/td><td><\/td><td>75\.00%<\/td><td><\/td><\/tr>/);
   assert.doesNotMatch(html, /focal<1>/);
   // summary: best mAP 75% at epoch 3; easy share of objectness at the last epoch = 25%
   assert.match(html, /75\.00% \(epoch 3\)/);
@@ -125,6 +125,9 @@ test('comparison: both runs in every chart, differing options marked', async () 
   assert.match(html, /<tr class="differs"><td>focalLoss<\/td><td>false<\/td><td>true<\/td><\/tr>/);
   assert.match(html, /<tr><td>lr<\/td><td>0\.001<\/td><td>0\.001<\/td><\/tr>/);
   assert.equal(html.match(/data-figure="grid-/g)?.length, 2);
+  // the AP table: ground truth, AP and detections per run (their validation sets may differ)
+  assert.match(html, /<th>bce: ground truth<\/th><th>bce: AP@0\.5 \(VOC all-point\)<\/th><th>bce: detections<\/th><th>focal: ground truth<\/th>/);
+  assert.match(html, /<td>square<\/td><td>2<\/td><td>50\.00%<\/td><td>1<\/td><td>2<\/td><td>50\.00%<\/td><td>1<\/td><\/tr>/);
   // the legends name both runs
   for (const id of ['loss', 'map', 'pr']) {
     const figure = new RegExp(`<figure data-figure="${id}">([\\s\\S]*?)</figure>`).exec(html)?.[1] ?? '';
