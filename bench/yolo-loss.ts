@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- yolo-loss [--repeats 10] [--batch 8] [--size 416] [--classes 20] [--objects 6]`:
+ * `npm run bench -- yolo-loss [--repeats 10] [--warmup 10] [--batch 8] [--size 416] [--classes 20] [--objects 6]`:
  * forward + backward of the full three-level YOLOv4 loss (BCE and focal objectness), per backend,
  * against bench/yolo_loss.py (reference-spec §2 in PyTorch, single thread) on the same inputs.
  */
@@ -45,12 +45,12 @@ function randomTargets(batch: number, objects: number, classes: number, seed: nu
 }
 
 /**
- * Wall-clock and CPU time (this process, all threads) of `fn`, after two warm-up calls. The machine
- * is shared, so CPU time is the steadier of the two; both sides report both.
+ * Wall-clock and CPU time (this process, all threads) of `fn`, after `warmup` calls (V8 compiles the
+ * loss's loops to optimised code over the first ~10 calls, a training run's steady state is after
+ * that). The machine is shared, so CPU time is the steadier of the two; both sides report both.
  */
-function measure(fn: () => void, repeats: number): { wall: Timing; cpu: Timing } {
-  fn();
-  fn();
+function measure(fn: () => void, repeats: number, warmup: number): { wall: Timing; cpu: Timing } {
+  for (let i = 0; i < warmup; i++) fn();
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < repeats; i++) {
@@ -66,6 +66,7 @@ function measure(fn: () => void, repeats: number): { wall: Timing; cpu: Timing }
 
 export async function run(args: Record<string, string | boolean>): Promise<void> {
   const repeats = Number(args.repeats ?? 10);
+  const warmup = Number(args.warmup ?? 10);
   const batch = Number(args.batch ?? 8);
   const size = Number(args.size ?? 416);
   const classes = Number(args.classes ?? 20);
@@ -87,7 +88,7 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
     };
     writeFileSync(join(dir, 'case.json'), JSON.stringify({ config, grids, targets: targets.map((t) => Array.from(t)) }));
     console.log('PyTorch reference loss (1 thread)…');
-    torch = runPython<TorchResult>('yolo_loss.py', { dir, repeats, threads: 1 }, { threads: 1 });
+    torch = runPython<TorchResult>('yolo_loss.py', { dir, repeats, warmup, threads: 1 }, { threads: 1 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -108,7 +109,7 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
         // wasm, cpu and the torch addon run kernels synchronously: the gradients are complete
         // here, and like an optimizer step (and PyTorch's backward) we leave them on the backend
         tf.dispose([value, ...grads]);
-      }, repeats);
+      }, repeats, warmup);
       const ref = torch?.[focalLoss ? 'focal' : 'bce'];
       const row = {
         backend, objectness: focalLoss ? 'focal' : 'bce', ms: wall.medianMs,
@@ -123,7 +124,7 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
   }
   printTable(rows);
   writeResult('yolo-loss', {
-    setup: { batch, inputSize: size, classes, objectsPerImage: objects, levels: 3, repeats, torch: torch?.torch, torchThreads: torch?.threads, loadAverage: os.loadavg() },
+    setup: { batch, inputSize: size, classes, objectsPerImage: objects, levels: 3, repeats, warmup, torch: torch?.torch, torchThreads: torch?.threads, loadAverage: os.loadavg() },
     results,
   });
 }

@@ -2,7 +2,7 @@
 style (NCHW head outputs, Python loops over images and ground truths, probability-space BCE), to time
 it beside YoloLoss. Measuring stick only.
 
-argv[1]: JSON {"dir": folder with raw_<l>.bin (float32 NHWC) and case.json, "repeats": n, "threads": t}
+argv[1]: JSON {"dir": folder with raw_<l>.bin (float32 NHWC) and case.json, "repeats": n, "warmup": w (default 1), "threads": t}
 last stdout line: JSON {"bce": {...}, "focal": {...}} with times in ms and the loss values.
 """
 import json
@@ -145,13 +145,14 @@ def main():
         cfg["focal_loss"] = focal
         fn = Loss(cfg)
         times, cpu_times, value = [], [], None
-        for it in range(args["repeats"] + 1):
+        warmup = args.get("warmup", 1)
+        for it in range(args["repeats"] + warmup):
             inputs = [torch.tensor(r, requires_grad=True) for r in raws]
             t0, c0 = time.perf_counter(), time.process_time()
             total = sum(fn(l, x, targets) for l, x in enumerate(inputs))
             total.backward()
             elapsed, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
-            if it > 0:  # the first call warms up
+            if it >= warmup:  # the first calls warm up
                 times.append(elapsed)
                 cpu_times.append(cpu)
             value = float(total)
