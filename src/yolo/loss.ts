@@ -321,7 +321,11 @@ export class YoloLoss {
 function heapView(t: tf.Tensor, onWasm: boolean): Float32Array | undefined {
   if (!onWasm || t.dtype !== 'float32') return undefined;
   const backend = tf.backend() as unknown as { typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array };
-  return backend.typedArrayFromHeap?.(t);
+  try {
+    return backend.typedArrayFromHeap?.(t);
+  } catch {
+    return undefined; // data not (yet) in this backend's heap: the caller reads it with dataSync()
+  }
 }
 
 const P_MIN = Math.fround(PROBABILITY_EPSILON);
