@@ -9,6 +9,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { availableBackends, initBackend } from '../src/backend/index.js';
 import { YoloLoss, YOLOV4_ANCHORS, YOLOV4_ANCHORS_MASK } from '../src/yolo/index.js';
+import { uniformGenerator } from '../src/util/random.js';
 import { printTable, runPython, summarize, writeResult, type Timing } from './harness.js';
 
 interface TorchResult {
@@ -18,21 +19,9 @@ interface TorchResult {
   focal: { median_ms: number; min_ms: number; cpu_median_ms: number; loss: number };
 }
 
-// Deterministic uniform numbers in [0, 1) (mulberry32).
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Boxes as the data pipeline emits them: inside the image, 2–60 % of its side, random classes. */
 function randomTargets(batch: number, objects: number, classes: number, seed: number): Float32Array[] {
-  const r = rng(seed);
+  const r = uniformGenerator(seed);
   return Array.from({ length: batch }, () => {
     const rows = new Float32Array(objects * 5);
     for (let o = 0; o < objects; o++) {

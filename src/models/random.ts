@@ -1,16 +1,6 @@
 /** A small seeded generator for reproducible weight initialisation, identical on every backend. */
 
-/** mulberry32: 32-bit state, uniform floats in [0, 1). */
-export function uniformGenerator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { uniformGenerator } from '../util/random.js';
 
 /** Fills `out` with N(mean, std²) samples (Box–Muller). */
 export function fillNormal(out: Float32Array, mean: number, std: number, uniform: () => number): void {

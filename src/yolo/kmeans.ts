@@ -3,6 +3,8 @@
  * empty clusters re-initialised (quirk 21 fixed: the reference re-seeds from entropy and lets an
  * empty cluster become NaN).
  */
+import { shapeIou } from '../boxes/iou.js';
+import { uniformGenerator } from '../util/random.js';
 
 /** Options of {@link kmeansAnchors}. */
 export interface KmeansOptions {
@@ -26,24 +28,6 @@ export interface KmeansResult {
   iterations: number;
   /** empty clusters re-initialised along the way */
   reinitialised: number;
-}
-
-/** IoU of two shapes aligned at a corner: min(w)·min(h) / union. */
-function shapeIou(w1: number, h1: number, w2: number, h2: number): number {
-  const inter = Math.min(w1, w2) * Math.min(h1, h2);
-  return inter / (w1 * h1 + w2 * h2 - inter);
-}
-
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** numpy's median: the middle value, or the mean of the two middle values. */
@@ -82,7 +66,7 @@ export function kmeansAnchors(shapes: readonly (readonly number[])[], opts: Kmea
     centers.push(...opts.initialCenters.map(([cw, ch]) => [cw, ch] as [number, number]));
   } else {
     // k distinct boxes, uniformly (a partial Fisher–Yates shuffle)
-    const random = seededRandom(opts.seed ?? 0);
+    const random = uniformGenerator(opts.seed ?? 0);
     const idx = Array.from({ length: n }, (_, i) => i);
     for (let i = 0; i < k; i++) {
       const j = i + Math.floor(random() * (n - i));
