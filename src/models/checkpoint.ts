@@ -4,8 +4,9 @@
  * `focal-yolo.json` (variant, classes, anchors, input shape, training state). Written atomically:
  * the files go to a fresh sibling directory that then replaces the old one by rename.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeDirectoryAtomic } from '../util/atomic.js';
 import { layersModelTopology } from './layers-topology.js';
 import { kerasWeightName, sizeOf } from './params.js';
 import { createYolo, VARIANT_ANCHORS, YOLO_VARIANTS, type Yolo, type YoloVariant } from './yolo.js';
@@ -130,26 +131,11 @@ export async function saveCheckpoint(model: Yolo, dir: string, opts: SaveCheckpo
     }
   }
   const files = checkpointFiles(model, opts);
-  mkdirSync(dirname(target), { recursive: true });
-  const suffix = `${process.pid}-${Date.now()}`;
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${suffix}`);
-  mkdirSync(tmp);
-  try {
-    for (const s of files.shards) writeFileSync(join(tmp, s.name), s.data);
-    writeFileSync(join(tmp, MODEL_FILE), files.modelJson);
-    writeFileSync(join(tmp, SIDECAR_FILE), files.sidecar);
-    if (existsSync(target)) {
-      const old = join(dirname(target), `.${basename(target)}.old-${suffix}`);
-      renameSync(target, old);
-      renameSync(tmp, target);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(tmp, target);
-    }
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  writeDirectoryAtomic(target, [
+    ...files.shards,
+    { name: MODEL_FILE, data: files.modelJson },
+    { name: SIDECAR_FILE, data: files.sidecar },
+  ]);
 }
 
 function readJson(path: string, what: string): unknown {

@@ -5,9 +5,10 @@
  * place, so a crash leaves either the old checkpoint or the new one.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { checkpointFiles, loadCheckpoint, type CheckpointMeta, type SaveCheckpointOptions, type Yolo } from '../models/index.js';
+import { writeDirectoryAtomic } from '../util/atomic.js';
 import type { TrainConfig } from './config.js';
 import type { ModelEMA } from './ema.js';
 import type { EpochRecord } from './history.js';
@@ -122,29 +123,6 @@ export async function saveTrainingCheckpoint(model: Yolo, dir: string, content: 
     { name: 'focal-yolo.json', data: files.sidecar },
     ...extra,
   ]);
-}
-
-/** Writes `files` as directory `dir`, replacing it in one rename. */
-export function writeDirectoryAtomic(dir: string, files: { name: string; data: string | Uint8Array }[]): void {
-  const target = resolve(dir);
-  mkdirSync(dirname(target), { recursive: true });
-  const suffix = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${suffix}`);
-  mkdirSync(tmp);
-  try {
-    for (const f of files) writeFileSync(join(tmp, f.name), f.data);
-    if (existsSync(target)) {
-      const old = join(dirname(target), `.${basename(target)}.old-${suffix}`);
-      renameSync(target, old);
-      renameSync(tmp, target);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(tmp, target);
-    }
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
 }
 
 /** A resumable checkpoint read back: the model, its sidecar, the state and the stored tensors by name. */
