@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { defaultTrainConfig, loadTrainConfig, resumeTraining, train, TRAIN_OPTION_KINDS, TRAIN_OPTION_NAMES, type TrainConfig, type TrainResult } from '../train/index.js';
+import { reportCallback } from '../report/index.js';
 import { startBackend } from './infer-options.js';
 
 /** `focalLoss` → `focal-loss`. */
@@ -63,9 +64,9 @@ export function register(program: Command): void {
         const where = typeof o.resume === 'string' ? o.resume : runFolder(o.config, overrides);
         const typed = Object.keys(overrides).length > 0 ? loadTrainConfig({ overrides: { data: 'unused', ...overrides } }) : undefined;
         const given = typed ? Object.fromEntries(Object.keys(overrides).map((k) => [k, typed[k as keyof TrainConfig]])) : {};
-        result = await resumeTraining(where, { signal, overrides: given });
+        result = await resumeTraining(where, { signal, overrides: given, callbacks: [reportCallback()] });
       } else {
-        result = await train(loadTrainConfig({ file: o.config, overrides }), { signal });
+        result = await train(loadTrainConfig({ file: o.config, overrides }), { signal, callbacks: [reportCallback()] });
       }
     } finally {
       release();
