@@ -1,5 +1,6 @@
 /** What a report shows about one training run, gathered from its folder (see collect.ts). */
 import type { EvaluationResult } from '../eval/index.js';
+import type { Histogram, LossSummary } from '../train/index.js';
 
 /** One epoch of a run's `history.json`, as far as the report reads it. */
 export interface ReportEpoch {
@@ -11,23 +12,11 @@ export interface ReportEpoch {
   metric: 'voc' | 'coco';
 }
 
-/** Epoch means of the loss parts (history.json's `LossSummary`). */
-export interface ReportLossParts {
-  loss: number;
-  box: number;
-  objPositive: number;
-  objNegative: number;
-  cls: number;
-  positives: number;
-  /** Share of the whole objectness term (positives + negatives) that comes from easy negatives (p < 0.1). */
-  easyNegativeShare: number;
-}
+/** Epoch means of the loss parts: history.json's `LossSummary`, written by the trainer. */
+export type ReportLossParts = LossSummary;
 
-/** A histogram over [0, 1]: `edges.length = counts.length + 1`. */
-export interface ReportHistogram {
-  edges: number[];
-  counts: number[];
-}
+/** A histogram over [0, 1]: `edges.length = counts.length + 1` (history.json's `Histogram`). */
+export type ReportHistogram = Histogram;
 
 /** The validation evaluation of a run's chosen weights. */
 export interface ReportEvaluation {
