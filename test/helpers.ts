@@ -76,3 +76,26 @@ export function skipWithoutTorchAddon(addonPath: string): false | string {
   if (existsSync(addonPath) || process.env.FOCAL_YOLO_REQUIRE_TORCH === '1') return false;
   return `addon not built (${addonPath}); run npm run build:native`;
 }
+
+/**
+ * Runs the `focal-yolo` CLI in this process with `args`, capturing what it prints; the exit code
+ * is main()'s, or `process.exitCode` when a command sets that instead.
+ */
+export async function runCliInProcess(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { main } = await import('../src/cli/index.js');
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => void out.push(a.join(' '));
+  console.error = (...a: unknown[]) => void err.push(a.join(' '));
+  const before = process.exitCode;
+  try {
+    const code = await main(['node', 'focal-yolo', ...args]);
+    return { code: code || Number(process.exitCode ?? 0), out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+    process.exitCode = before;
+  }
+}

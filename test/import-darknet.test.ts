@@ -3,29 +3,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { main } from '../src/cli/index.js';
 import { createYolo, decodeSafetensors, loadCheckpoint, loadDarknetWeights } from '../src/models/index.js';
-import { goldenPath } from './helpers.js';
+import { goldenPath, runCliInProcess } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'focal-yolo-import-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-/** Runs the CLI in-process; returns the exit code and what it printed. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    const code = await main(['node', 'focal-yolo', '--backend', 'cpu', ...args]);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const cli = (...args: string[]) => runCliInProcess('--backend', 'cpu', ...args);
 
 test('import-darknet writes a checkpoint (and safetensors) holding exactly the file\'s weights', async () => {
   const weights = goldenPath('yolov4-tiny-3cls-160', 'model.weights');

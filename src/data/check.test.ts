@@ -4,32 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { REPO_ROOT } from '../../test/helpers.js';
-import { main } from '../cli/index.js';
+import { REPO_ROOT, runCliInProcess } from '../../test/helpers.js';
 import { checkDataset, formatCheckReport } from './check.js';
 
 const FIX = join(REPO_ROOT, 'test', 'fixtures', 'data');
 const tmp = mkdtempSync(join(tmpdir(), 'focal-yolo-check-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs the CLI, capturing console output. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  const before = process.exitCode;
-  try {
-    const code = await main(['node', 'focal-yolo', ...args]);
-    return { code: code || Number(process.exitCode ?? 0), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-    process.exitCode = before;
-  }
-}
+const cli = runCliInProcess;
 
 describe('dataset check', () => {
   test('YOLO fixture: unreadable image, bad lines, zero area, duplicates; counts and histogram', async () => {
