@@ -106,6 +106,9 @@ export function assignTargets(
   const numCells = targets.length * H * W * A;
   // cell → ground truth written last (−1: none); an index array, not per-cell objects
   const owner = new Int32Array(numCells).fill(-1);
+  // ground truth → its positive cell at this level (−1: not assigned here) and its class
+  const cellOfGt = new Int32Array(anchorOf.length).fill(-1);
+  const classOfGt = new Int32Array(anchorOf.length);
   const hits: number[] = [];
   let g = 0;
   for (let b = 0; b < targets.length; b++) {
@@ -119,6 +122,8 @@ export function assignTargets(
       const cell = ((b * H + j) * W + i) * A + k;
       if (owner[cell] < 0) hits.push(cell);
       owner[cell] = g;
+      cellOfGt[g] = cell;
+      classOfGt[g] = rows[r + 4];
     }
   }
   const cell = Int32Array.from(hits).sort();
@@ -128,17 +133,10 @@ export function assignTargets(
   const rowOf = rowIndex(targets);
   const posOf = new Map<number, number>();
   cell.forEach((c, p) => posOf.set(c, p));
-  g = 0;
-  for (let b = 0; b < targets.length; b++) {
-    const rows = targets[b];
-    for (let r = 0; r < rows.length; r += 5, g++) {
-      const k = mask.indexOf(anchorOf[g]);
-      if (k < 0) continue;
-      const i = Math.min(W - 1, Math.floor(Math.fround(rows[r] * W)));
-      const j = Math.min(H - 1, Math.floor(Math.fround(rows[r + 1] * H)));
-      const p = posOf.get(((b * H + j) * W + i) * A + k) as number;
-      classes[p * C + rows[r + 4]] = 1;
-    }
+  // every ground truth of a cell adds its class (quirk 2: multi-hot on collisions)
+  for (let gt = 0; gt < cellOfGt.length; gt++) {
+    if (cellOfGt[gt] < 0) continue;
+    classes[(posOf.get(cellOfGt[gt]) as number) * C + classOfGt[gt]] = 1;
   }
   for (let p = 0; p < P; p++) {
     const [rows, r] = rowOf(owner[cell[p]]);
