@@ -44,6 +44,8 @@ export class ProgressBar {
   private done_ = 0;
   private readonly start = performance.now();
   private lastPlain = -Infinity;
+  /** Count and status of the last plain line, so that `done()` does not repeat an identical line. */
+  private lastPlainKey = '';
   private status = '';
   private finished = false;
   private readonly stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -102,8 +104,11 @@ export class ProgressBar {
     }
     const now = performance.now();
     const every = (this.opts.logEverySeconds ?? 10) * 1000;
+    const key = `${this.done_}\u0000${this.status}`;
+    if (final && key === this.lastPlainKey) return;
     if (final || now - this.lastPlain >= every) {
       this.lastPlain = now;
+      this.lastPlainKey = key;
       this.stream.write(`${this.line(120)}\n`);
     }
   }

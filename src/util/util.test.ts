@@ -43,3 +43,20 @@ test('progress bar shows count, percentage, rate, ETA and status; plain lines wh
   assert.equal(chunks.length, 2);
   assert.match(chunks[1], /100%.*4\/4.*loss 0\.250\n$/);
 });
+
+test('progress bar does not print the final plain line twice when the last tick already showed it', () => {
+  const chunks: string[] = [];
+  const stream = new Writable({ write(chunk, _enc, cb) { chunks.push(String(chunk)); cb(); } });
+  const bar = new ProgressBar({ label: 'Epoch 1/1', total: 1, stream, logEverySeconds: 3600 });
+  bar.tick(1, 'loss 0.100');
+  bar.done();
+  assert.equal(chunks.length, 1);
+  assert.match(chunks[0], /100%.*1\/1.*loss 0\.100\n$/);
+  // a changed status at the end is still printed
+  const more: string[] = [];
+  const stream2 = new Writable({ write(chunk, _enc, cb) { more.push(String(chunk)); cb(); } });
+  const bar2 = new ProgressBar({ label: 'Epoch 1/1', total: 1, stream: stream2, logEverySeconds: 3600 });
+  bar2.tick(1, 'loss 0.100');
+  bar2.done('mAP 0.5');
+  assert.equal(more.length, 2);
+});
