@@ -121,7 +121,7 @@ test('fused conv + BatchNorm + activation matches the composed path: outputs, ru
   }
 });
 
-// (No upsample: tfjs's cpu ResizeNearestNeighborGrad disagrees with the hand-computed adjoint, torch's agrees.)
+// No upsample: tfjs's cpu ResizeNearestNeighborGrad is wrong for batch > 1 (docs/native-backend.md, Tests).
 test('a small network (mish, leaky and linear, 1×1/3×3, stride 2, maxpool, concat, two heads): torch-fused gradients equal cpu-composed', { skip }, async () => {
   const g = new GraphBuilder();
   const a = g.conv(g.input, 'a', 8, 3, 2, 'mish');
