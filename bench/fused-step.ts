@@ -97,7 +97,7 @@ function measure(side: Side, cell: Cell, threads: number, repeats: number): Samp
     r = spawnSync(process.execPath, ['--max-old-space-size=16384', '--import', 'tsx', join(BENCH_DIR, 'run.ts'), 'fused-step', '--child',
       JSON.stringify(cell), '--threads', String(threads), '--repeats', String(repeats)], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
   }
-  if (r.status !== 0) return `failed: ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 160)}`;
+  if (r.status !== 0) return `failed: ${r.signal ? `killed by ${r.signal}` : (r.stderr.trim().split('\n').pop() ?? '').slice(0, 160)}`;
   const lines = r.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]) as Sample;
 }
@@ -156,7 +156,7 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
   printTable(rows);
   const loadAfter = os.loadavg();
   console.log(`load average before ${loadBefore.map((v) => v.toFixed(1)).join(' ')}, after ${loadAfter.map((v) => v.toFixed(1)).join(' ')}`);
-  writeResult(typeof args.cells === 'string' ? `fused-step-${names.join('-')}` : 'fused-step', {
+  writeResult(`fused-step-${names.join('-')}-t${threads}`, {
     settings: { threads, repeats, rounds, cells: names.map((n) => ({ name: n, ...CELLS[n] })), loss: 'sum over levels of mean(out^2)', optimizer: 'SGD' },
     loadAverage: { before: loadBefore, after: loadAfter }, results, table: rows,
   });
