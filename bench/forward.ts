@@ -2,7 +2,7 @@
  * `npm run bench -- forward [--backends torch,wasm,cpu] [--variants yolov4-tiny,yolov4] [--repeats 3]
  *   [--threads 1] [--budget 120] [--max-gib 8]`
  *
- * Inference latency (batch 1, 416×416) and training-step time (batch 8 at 256 and 416: forward in
+ * Inference latency (batch 1, 416×416) and training-step time (batch 8 at 256 and 416, and YOLOv4 batch 4 at 416: forward in
  * training mode, a stand-in loss Σ mean(out²), backward, SGD update) of YOLOv4 and YOLOv4-tiny on each
  * TensorFlow.js backend, and of the same networks in PyTorch (bench/forward.py, written from the spec,
  * same threads) in the same run, with the ratio tfjs / PyTorch. Each cell runs in its own process so
@@ -125,6 +125,8 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
     cells.push({ variant, classes: 20, kind: 'infer', batch: 1, size: 416 });
     cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 256 });
     cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 416 });
+    // issue #7's YOLOv4 target cell
+    if (variant === 'yolov4') cells.push({ variant, classes: 20, kind: 'train', batch: 4, size: 416 });
   }
   // a small training probe first, so that the first real training cell has a throughput estimate
   const probe: Cell = { variant: 'yolov4-tiny', classes: 20, kind: 'train', batch: 2, size: 128 };

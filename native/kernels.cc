@@ -575,6 +575,7 @@ std::unordered_map<std::string, Kernel> buildRegistry() {
     return {convBackpropFilter(in(xs, 0, "DepthwiseConv2dNativeBackpropFilter"),
                                in(xs, 1, "DepthwiseConv2dNativeBackpropFilter"), a.ints("filterShape"), geometry(a), true)};
   };
+  for (auto& [name, kernel] : fusedKernels()) r[name] = kernel;
   r["MaxPool"] = maxPool;
   r["MaxPoolGrad"] = maxPoolGrad;
   r["ResizeNearestNeighbor"] = [](const Tensors& xs, const Attrs& a) -> Tensors {

@@ -3,7 +3,9 @@
 #include <ATen/ATen.h>
 #include <napi.h>
 
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fy {
@@ -28,6 +30,12 @@ using Tensors = std::vector<at::Tensor>;
 
 // Runs the named kernel; throws std::runtime_error naming the kernel on an unknown name.
 Tensors runKernel(const std::string& name, const Tensors& inputs, const Attrs& attrs);
+
+// A native kernel: input tensors and attributes in, output tensors out.
+using KernelFn = std::function<Tensors(const Tensors&, const Attrs&)>;
+
+// The fused training kernels of fused.cc, merged into runKernel's registry.
+std::vector<std::pair<std::string, KernelFn>> fusedKernels();
 
 // True when runKernel knows `name`.
 bool hasKernel(const std::string& name);

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { loadTorchAddon } from './torch-addon.js';
 import { TorchBackend } from './torch-backend.js';
 import { runOnCpu } from './torch-fallback.js';
+import { FUSED_KERNELS } from './torch-fused.js';
 import { NATIVE_KERNELS } from './torch-kernels.js';
 
 export { fallbackKernelsUsed } from './torch-fallback.js';
@@ -79,6 +80,13 @@ export function registerTorchBackend(opts: TorchBackendOptions = {}): Promise<vo
   if (kernelsRegistered) return Promise.resolve();
   kernelsRegistered = true;
   for (const [kernelName, run] of Object.entries(NATIVE_KERNELS)) {
+    tf.registerKernel({
+      kernelName,
+      backendName: 'torch',
+      kernelFunc: ({ inputs, backend, attrs }) => run(backend as TorchBackend, inputs, (attrs ?? {}) as Record<string, unknown>),
+    });
+  }
+  for (const [kernelName, run] of Object.entries(FUSED_KERNELS)) {
     tf.registerKernel({
       kernelName,
       backendName: 'torch',

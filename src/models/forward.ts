@@ -4,6 +4,7 @@
  * statistics as PyTorch does: running = (1 − m)·running + m·batch, m = 0.1, the variance unbiased.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { convBatchNormActivation, mish } from '../backend/torch-fused.js';
 import type { AttentionKind, ConvNode, Graph, GraphNode } from './graph.js';
 
 /** BatchNorm epsilon (inside the square root), as PyTorch's and Darknet's default. */
@@ -16,17 +17,13 @@ export const LEAKY_SLOPE = 0.1;
 /** Looks up a parameter variable by layer name and role. */
 export type ParamLookup = (layer: string, role: 'kernel' | 'bias' | 'gamma' | 'beta' | 'movingMean' | 'movingVariance') => tf.Variable;
 
-function mish(x: tf.Tensor): tf.Tensor {
-  return tf.mul(x, tf.tanh(tf.softplus(x)));
-}
-
 function activate(x: tf.Tensor4D, activation: ConvNode['activation']): tf.Tensor4D {
-  if (activation === 'mish') return mish(x) as tf.Tensor4D;
+  if (activation === 'mish') return mish(x);
   if (activation === 'leaky') return tf.leakyRelu(x, LEAKY_SLOPE);
   return x;
 }
 
-function conv(node: ConvNode, x: tf.Tensor4D, param: ParamLookup, training: boolean): tf.Tensor4D {
+function conv(node: ConvNode, x: tf.Tensor4D, param: ParamLookup, training: boolean, inputGradient: boolean): tf.Tensor4D {
   const pad = node.kernel >> 1;
   const strides: [number, number] = [node.stride, node.stride];
   if (!node.batchNorm) {
@@ -49,6 +46,13 @@ function conv(node: ConvNode, x: tf.Tensor4D, param: ParamLookup, training: bool
     });
     return node.activation === 'mish' ? activate(y, 'mish') : y;
   }
+  // One native forward and backward kernel where the backend has them (torch); else composed below.
+  const fused = convBatchNormActivation({
+    x, filter: kernel, gamma: gamma as tf.Tensor1D, beta: beta as tf.Tensor1D, movingMean: runningMean, movingVariance: runningVar,
+    stride: node.stride, pad, activation: node.activation, alpha: LEAKY_SLOPE, epsilon: BN_EPSILON, momentum: BN_MOMENTUM,
+    inputGradient,
+  });
+  if (fused !== undefined) return fused;
   const y = tf.conv2d(x, kernel, strides, pad);
   const { mean, variance } = tf.moments(y, [0, 1, 2]);
   const n = y.shape[0] * y.shape[1] * y.shape[2];
@@ -93,7 +97,8 @@ function runNode(node: GraphNode, inputs: (i: number) => tf.Tensor4D, param: Par
     case 'input':
       throw new Error('runGraph: the input node has no operation');
     case 'conv':
-      return conv(node, inputs(node.input), param, training);
+      // the network's input (node 0) needs no gradient
+      return conv(node, inputs(node.input), param, training, node.input !== 0);
     case 'add':
       return tf.add(inputs(node.inputs[0]), inputs(node.inputs[1]));
     case 'concat':
