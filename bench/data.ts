@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- data [--images 200] [--size 416] [--batches 12] [--batch 8] [--repeats 2]`: images/s of the
+ * `npm run bench -- data [--images 240] [--size 416] [--batch 8] [--warmup 3] [--batches 20] [--repeats 2]`: images/s of the
  * training pipeline (reference defaults: mosaic 0.5, mixup 0.5 after mosaic) at 416 with 1 and 2
  * workers on the synthetic set, against the reference's PIL/NumPy/OpenCV pipeline (bench/data_ref.py,
  * torch DataLoader with the same number of workers) on the same images.
@@ -17,11 +17,12 @@ interface PyResult {
   images: number;
 }
 
-async function measureOurs(samples: Parameters<typeof createLoader>[0], workers: number, batch: number, batches: number, seed: number) {
+async function measureOurs(samples: Parameters<typeof createLoader>[0], workers: number, batch: number, batches: number, warmup: number, seed: number) {
   const loader = createLoader(samples, { inputShape: [416, 416], batchSize: batch, workers, seed, epochs: 300 });
   try {
     const it = loader.epoch(0)[Symbol.asyncIterator]();
-    await it.next(); // worker start-up and the first batch are not timed
+    // worker start-up and the batches already under way when timing starts are not timed
+    for (let k = 0; k < warmup; k++) await it.next();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     let n = 0;
@@ -40,10 +41,11 @@ async function measureOurs(samples: Parameters<typeof createLoader>[0], workers:
 }
 
 export async function run(args: Record<string, string | boolean>): Promise<void> {
-  const images = Number(args.images ?? 200);
+  const images = Number(args.images ?? 240);
   const size = Number(args.size ?? 416);
   const batch = Number(args.batch ?? 8);
-  const batches = Number(args.batches ?? 12);
+  const batches = Number(args.batches ?? 20);
+  const warmup = Number(args.warmup ?? 3);
   const repeats = Number(args.repeats ?? 2);
   const seed = 11;
   const dir = mkdtempSync(join(tmpdir(), 'focal-yolo-bench-data-'));
@@ -61,8 +63,8 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
       const oursRuns: Awaited<ReturnType<typeof measureOurs>>[] = [];
       const refRuns: PyResult[] = [];
       for (let r = 0; r < repeats; r++) {
-        oursRuns.push(await measureOurs(train.samples, workers, batch, batches, seed));
-        const py = runPython<PyResult>('data_ref.py', { lines, input: [416, 416], batch, batches, workers, mosaic_prob: 0.5, mixup_prob: 0.5, seed }, { threads: 1 });
+        oursRuns.push(await measureOurs(train.samples, workers, batch, batches, warmup, seed));
+        const py = runPython<PyResult>('data_ref.py', { lines, input: [416, 416], batch, batches, warmup, workers, mosaic_prob: 0.5, mixup_prob: 0.5, seed }, { threads: 1 });
         if (py) refRuns.push(py);
       }
       const ours = best(oursRuns, 'imagesPerS');
@@ -83,9 +85,9 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
     printTable(rows);
     const hsv = (results[0].reference as PyResult | null)?.hsv ?? 'n/a';
     console.log(`load average (1 min) ${loadBefore[0].toFixed(1)} before, ${loadavg()[0].toFixed(1)} after, on ${cpus().length} cores`);
-    console.log(`synthetic set: ${images} images of ${size}x${size}; input 416x416; batch ${batch}; ${batches} timed batches; reference HSV via ${hsv}`);
+    console.log(`synthetic set: ${images} images of ${size}x${size}; input 416x416; batch ${batch}; ${warmup} warm-up and ${batches} timed batches; reference HSV via ${hsv}`);
     writeResult('data', {
-      settings: { images, sourceSize: size, input: [416, 416], batch, batches, repeats, mosaicProb: 0.5, mixupProb: 0.5, referenceHsv: hsv },
+      settings: { images, sourceSize: size, input: [416, 416], batch, batches, warmup, repeats, mosaicProb: 0.5, mixupProb: 0.5, referenceHsv: hsv },
       results,
       target: 'speed-up >= 1.5 at equal worker count',
       loadAverage1m: { before: loadBefore[0], after: loadavg()[0] },
