@@ -250,8 +250,43 @@ def cpu_seconds(pids):
     return total
 
 
+def stages(args):
+    """CPU milliseconds per call of each stage, in this process (for `--stages`)."""
+    paths = [parse(line)[0] for line in args["lines"]]
+    reps = args.get("reps", 60)
+    h, w = args["input"]
+    rgb = [np.array(open_rgb(p)) for p in paths[:reps]]
+    ds = RefDataset(args["lines"], (h, w), 0.5, 0.5)
+
+    def cpu_ms(f):
+        for i in range(5):
+            f(i)
+        c0 = time.process_time()
+        for i in range(reps):
+            f(i)
+        return (time.process_time() - c0) / reps * 1000
+
+    def to_float(i):
+        np.transpose(np.array(rgb[i], dtype=np.float32) / 255.0, (2, 0, 1))
+
+    return {
+        "decode": cpu_ms(lambda i: np.array(open_rgb(paths[i]))),
+        "decode + reduce to 0.7": cpu_ms(lambda i: np.array(open_rgb(paths[i]).resize((int(0.7 * w), int(0.7 * h)), Image.BICUBIC))),
+        "decode + enlarge to 1.5": cpu_ms(lambda i: np.array(open_rgb(paths[i]).resize((int(1.5 * w), int(1.5 * h)), Image.BICUBIC))),
+        "HSV jitter": cpu_ms(lambda i: hsv_jitter(rgb[i])),
+        "to float": cpu_ms(to_float),
+        "whole sample": cpu_ms(lambda i: ds[i]),
+    }
+
+
 def main():
     args = json.loads(sys.argv[1])
+    if args.get("stages"):
+        torch.set_num_threads(1)
+        np.random.seed(args["seed"])
+        random.seed(args["seed"])
+        print(json.dumps(stages(args)))
+        return
     torch.set_num_threads(1)
     np.random.seed(args["seed"])
     random.seed(args["seed"])
