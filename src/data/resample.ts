@@ -1,9 +1,10 @@
 /**
  * PIL's BICUBIC resize (`Image.resize(size, Image.BICUBIC)`), bit for bit: the a = −0.5 cubic with
  * support 2 widened by the reduction factor, coefficients normalised per output pixel and rounded to
- * 22-bit fixed point, a horizontal pass to 8 bits, then a vertical pass. Used for enlargements, where
- * it is both faster than libvips' interpolator and exactly the reference's arithmetic; only the
- * requested region of the output is computed.
+ * 22-bit fixed point, a horizontal pass to 8 bits, then a vertical pass. The loader uses it with
+ * `resampler: 'pil'` (exact parity with the reference); only the requested region of the output is
+ * computed. Enlarging a 416² JPEG to a visible 416² region costs about as much CPU as libvips' resize
+ * (decode included); reducing costs several times as much as libvips' reduce.
  */
 
 const PRECISION_BITS = 32 - 8 - 2;
