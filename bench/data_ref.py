@@ -237,8 +237,56 @@ def collate(batch):
     return images, boxes
 
 
+def cpu_seconds(pids):
+    """CPU seconds (user + system, all threads) used so far by this process and the worker processes
+    `pids`, read while they run, so the count covers exactly the timed window."""
+    own = os.times()
+    total = own.user + own.system
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def stages(args):
+    """CPU milliseconds per call of each stage, in this process (for `--stages`)."""
+    paths = [parse(line)[0] for line in args["lines"]]
+    reps = args.get("reps", 60)
+    h, w = args["input"]
+    rgb = [np.array(open_rgb(p)) for p in paths[:reps]]
+    ds = RefDataset(args["lines"], (h, w), 0.5, 0.5)
+
+    def cpu_ms(f):
+        for i in range(5):
+            f(i)
+        c0 = time.process_time()
+        for i in range(reps):
+            f(i)
+        return (time.process_time() - c0) / reps * 1000
+
+    def to_float(i):
+        np.transpose(np.array(rgb[i], dtype=np.float32) / 255.0, (2, 0, 1))
+
+    return {
+        "decode": cpu_ms(lambda i: np.array(open_rgb(paths[i]))),
+        "decode + reduce to 0.7": cpu_ms(lambda i: np.array(open_rgb(paths[i]).resize((int(0.7 * w), int(0.7 * h)), Image.BICUBIC))),
+        "decode + enlarge to 1.5": cpu_ms(lambda i: np.array(open_rgb(paths[i]).resize((int(1.5 * w), int(1.5 * h)), Image.BICUBIC))),
+        "HSV jitter": cpu_ms(lambda i: hsv_jitter(rgb[i])),
+        "to float": cpu_ms(to_float),
+        "whole sample": cpu_ms(lambda i: ds[i]),
+    }
+
+
 def main():
     args = json.loads(sys.argv[1])
+    if args.get("stages"):
+        torch.set_num_threads(1)
+        np.random.seed(args["seed"])
+        random.seed(args["seed"])
+        print(json.dumps(stages(args)))
+        return
     torch.set_num_threads(1)
     np.random.seed(args["seed"])
     random.seed(args["seed"])
@@ -248,17 +296,19 @@ def main():
                         collate_fn=collate, worker_init_fn=lambda wid: (np.random.seed(seed + wid), random.seed(seed + wid)),
                         persistent_workers=False)
     it = iter(loader)
-    next(it)  # worker start-up and the first batch are not timed
-    c0 = os.times()
+    # warm-up: worker start-up and the batches already under way when timing starts are not timed
+    for _ in range(args.get("warmup", 1)):
+        next(it)
+    pids = [w.pid for w in getattr(it, "_workers", [])]
+    c0 = cpu_seconds(pids)
     t0 = time.perf_counter()
     n = 0
     for _ in range(args["batches"]):
         images, _boxes = next(it)
         n += images.shape[0]
     elapsed = time.perf_counter() - t0
-    del it  # joins the workers so their CPU time is counted
-    c1 = os.times()
-    cpu = (c1.user + c1.system + c1.children_user + c1.children_system) - (c0.user + c0.system + c0.children_user + c0.children_system)
+    cpu = cpu_seconds(pids) - c0
+    del it
     print(json.dumps({"images_per_s": n / elapsed, "cpu_s_per_image": cpu / n, "hsv": HSV, "images": n}))
 
 

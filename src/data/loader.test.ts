@@ -138,6 +138,17 @@ describe('sample selection (§3.2)', () => {
     assert.deepEqual(Array.from(s.pixels), Array.from(alone.pixels));
   });
 
+  test('writePixels: every byte to x/255 and a mixup to (a + b)/2/255, at an offset, tail included', () => {
+    const a = Uint8Array.from({ length: 21 }, (_, i) => (i * 37) % 256);
+    const b = Uint8Array.from({ length: 21 }, (_, i) => 255 - ((i * 11) % 256));
+    const out = new Float32Array(30).fill(-1);
+    writePixels({ pixels: a, rows: [], kind: 'random' }, out, 5);
+    assert.deepEqual(Array.from(out.subarray(5, 26)), Array.from(a, (x) => Math.fround(x / 255)));
+    assert.ok(out.subarray(0, 5).every((v) => v === -1) && out.subarray(26).every((v) => v === -1), 'nothing written outside');
+    writePixels({ pixels: a, mixWith: b, rows: [], kind: 'mosaic+mixup' }, out, 9);
+    assert.deepEqual(Array.from(out.subarray(9, 30)), Array.from(a, (x, i) => Math.fround((x + b[i]) / 2 / 255)));
+  });
+
   test('difficult and crowd objects are left out of training targets', () => {
     const items = pipelineItems([{ image: 'x.jpg', boxes: [[0, 0, 5, 5], [1, 1, 6, 6], [2, 2, 7, 7]], classes: [0, 1, 2], difficult: [false, true, false], crowd: [false, false, true] }]);
     assert.deepEqual(items[0].rows, [[0, 0, 5, 5, 0]]);
