@@ -136,4 +136,4 @@ export async function availableBackends(): Promise<BackendName[]> {
   return found;
 }
 export { registerWasmKernels, WASM_KERNELS } from './wasm-kernels.js';
-export { registerTorchBackend, setTorchThreads, torchThreads, fallbackKernelsUsed, type TorchBackendOptions } from './torch.js';
+export { registerTorchBackend, setTorchThreads, torchThreads, trimTorchAllocator, fallbackKernelsUsed, type TorchBackendOptions } from './torch.js';

@@ -140,9 +140,11 @@ export class TorchBackend extends tf.KernelBackend {
     return this.data.numDataIds();
   }
 
-  override memory(): { unreliable: boolean; numBytesInTorch: number; numTensorsInTorch: number } {
+  override memory(): { unreliable: boolean; numBytesInTorch: number; numTensorsInTorch: number; numBytesCachedInTorch: number } {
     const live = this.addon.live();
-    return { unreliable: false, numBytesInTorch: live.bytes, numTensorsInTorch: live.tensors };
+    // Freed large blocks the caching allocator keeps for reuse (released by trimTorchAllocator()).
+    const cached = this.addon.allocator().cachedBytes ?? 0;
+    return { unreliable: false, numBytesInTorch: live.bytes, numTensorsInTorch: live.tensors, numBytesCachedInTorch: cached };
   }
 
   override timerAvailable(): boolean {
