@@ -39,6 +39,8 @@ interface KernelRow {
   share: number;
   avgMs: number;
   bytesAdded: number;
+  /** A custom-gradient scope, not a kernel: its time includes the kernels run inside it. */
+  scope: boolean;
 }
 
 interface CellProfile {
@@ -53,14 +55,22 @@ interface CellProfile {
   kernels: KernelRow[];
 }
 
-/** Sums tf.profile's per-call records by kernel name, heaviest first. */
-export function aggregateKernels(kernels: readonly { name: string; kernelTimeMs: number | { error: string } | Promise<number | { error: string }>; bytesAdded: number }[]): KernelRow[] {
+/**
+ * Sums tf.profile's per-call records by kernel name, heaviest first. tf.profile also records the
+ * custom-gradient scopes around kernels (e.g. `fusedConv2d__op`, YoloLoss's `forward`) with the time
+ * of the kernels inside them; `isKernel` tells those apart, and they are kept out of the shares.
+ */
+export function aggregateKernels(
+  kernels: readonly { name: string; kernelTimeMs: number | { error: string } | Promise<number | { error: string }>; bytesAdded: number }[],
+  isKernel: (name: string) => boolean,
+): KernelRow[] {
   const byName = new Map<string, KernelRow>();
   let total = 0;
   for (const k of kernels) {
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : NaN;
-    total += ms;
-    const row = byName.get(k.name) ?? { name: k.name, calls: 0, totalMs: 0, share: 0, avgMs: 0, bytesAdded: 0 };
+    const scope = !isKernel(k.name);
+    if (!scope) total += ms;
+    const row = byName.get(k.name) ?? { name: k.name, calls: 0, totalMs: 0, share: 0, avgMs: 0, bytesAdded: 0, scope };
     row.calls++;
     row.totalMs += ms;
     row.bytesAdded += k.bytesAdded;
@@ -68,7 +78,7 @@ export function aggregateKernels(kernels: readonly { name: string; kernelTimeMs:
   }
   const rows = [...byName.values()].sort((a, b) => b.totalMs - a.totalMs);
   for (const r of rows) {
-    r.share = r.totalMs / total;
+    r.share = r.scope ? NaN : r.totalMs / total;
     r.avgMs = r.totalMs / r.calls;
   }
   return rows;
@@ -103,12 +113,13 @@ async function profileCell(cell: Cell): Promise<CellProfile> {
   const t1 = performance.now();
   const info = await tf.profile(step);
   const stepMs = performance.now() - t1;
-  const kernels = aggregateKernels(info.kernels);
+  const backendName = tf.getBackend();
+  const kernels = aggregateKernels(info.kernels, (name) => tf.getKernel(name, backendName) !== undefined);
   images.dispose();
   model.dispose();
   return {
     stepMs, unprofiledStepMs, unprofiledCpuMs: (cpu.user + cpu.system) / 1000,
-    kernelMs: kernels.reduce((s, k) => s + k.totalMs, 0), kernelCalls: info.kernels.length, peakBytes: info.peakBytes, kernels,
+    kernelMs: kernels.reduce((s, k) => s + (k.scope ? 0 : k.totalMs), 0), kernelCalls: kernels.reduce((s, k) => s + (k.scope ? 0 : k.calls), 0), peakBytes: info.peakBytes, kernels,
   };
 }
 
@@ -160,7 +171,8 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
       }
       results.push({ ...cell, profile: p });
       printTable(p.kernels.slice(0, top).map((k) => ({
-        kernel: k.name, calls: k.calls, 'total ms': k.totalMs.toFixed(1), share: `${(100 * k.share).toFixed(1)} %`,
+        kernel: k.scope ? `(${k.name})` : k.name, calls: k.calls, 'total ms': k.totalMs.toFixed(1),
+        share: k.scope ? 'scope' : `${(100 * k.share).toFixed(1)} %`,
         'avg ms': k.avgMs.toFixed(3), 'MB added': (k.bytesAdded / 2 ** 20).toFixed(1),
       })));
       const outside = p.stepMs - p.kernelMs;
@@ -170,7 +182,8 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
     }
   }
   const loadAfter = os.loadavg();
-  console.log(`\nload average before ${loadBefore.map((v) => v.toFixed(1)).join(' ')}, after ${loadAfter.map((v) => v.toFixed(1)).join(' ')} (${os.cpus().length} cores)`);
+  console.log('\n(name) rows are custom-gradient scopes: their time includes the kernels inside them and is not in the shares.');
+  console.log(`load average before ${loadBefore.map((v) => v.toFixed(1)).join(' ')}, after ${loadAfter.map((v) => v.toFixed(1)).join(' ')} (${os.cpus().length} cores)`);
   writeResult('profile-step', {
     command: `npm run bench -- profile-step ${Object.entries(args).map(([k, v]) => (v === true ? `--${k}` : `--${k} ${v}`)).join(' ')}`.trim(),
     settings: { ...base, loss: 'YoloLoss (focal objectness, CIoU)', optimizer: 'ReferenceOptimizer SGD Nesterov, 3 groups' },
