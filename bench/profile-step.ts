@@ -36,6 +36,8 @@ interface KernelRow {
   name: string;
   calls: number;
   totalMs: number;
+  /** CPU time of all threads (torch backend only, else NaN). */
+  cpuMs: number;
   share: number;
   avgMs: number;
   bytesAdded: number;
@@ -50,6 +52,7 @@ interface CellProfile {
   /** CPU time (user + system, all threads) of the unprofiled step. */
   unprofiledCpuMs: number;
   kernelMs: number;
+  kernelCpuMs: number;
   kernelCalls: number;
   peakBytes: number;
   kernels: KernelRow[];
@@ -61,7 +64,10 @@ interface CellProfile {
  * of the kernels inside them; `isKernel` tells those apart, and they are kept out of the shares.
  */
 export function aggregateKernels(
-  kernels: readonly { name: string; kernelTimeMs: number | { error: string } | Promise<number | { error: string }>; bytesAdded: number }[],
+  kernels: readonly {
+    name: string; kernelTimeMs: number | { error: string } | Promise<number | { error: string }>; bytesAdded: number;
+    extraInfo: string | Promise<string>;
+  }[],
   isKernel: (name: string) => boolean,
 ): KernelRow[] {
   const byName = new Map<string, KernelRow>();
@@ -70,9 +76,12 @@ export function aggregateKernels(
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : NaN;
     const scope = !isKernel(k.name);
     if (!scope) total += ms;
-    const row = byName.get(k.name) ?? { name: k.name, calls: 0, totalMs: 0, share: 0, avgMs: 0, bytesAdded: 0, scope };
+    const row = byName.get(k.name) ?? { name: k.name, calls: 0, totalMs: 0, cpuMs: 0, share: 0, avgMs: 0, bytesAdded: 0, scope };
     row.calls++;
     row.totalMs += ms;
+    // the torch backend adds the CPU time (all threads) as `cpuMs=…`; other backends report NaN
+    const cpu = typeof k.extraInfo === 'string' ? /cpuMs=([\d.e+-]+)/.exec(k.extraInfo) : null;
+    row.cpuMs += cpu ? Number(cpu[1]) : NaN;
     row.bytesAdded += k.bytesAdded;
     byName.set(k.name, row);
   }
@@ -119,7 +128,7 @@ async function profileCell(cell: Cell): Promise<CellProfile> {
   model.dispose();
   return {
     stepMs, unprofiledStepMs, unprofiledCpuMs: (cpu.user + cpu.system) / 1000,
-    kernelMs: kernels.reduce((s, k) => s + (k.scope ? 0 : k.totalMs), 0), kernelCalls: kernels.reduce((s, k) => s + (k.scope ? 0 : k.calls), 0), peakBytes: info.peakBytes, kernels,
+    kernelMs: kernels.reduce((s, k) => s + (k.scope ? 0 : k.totalMs), 0), kernelCpuMs: kernels.reduce((s, k) => s + (k.scope ? 0 : k.cpuMs), 0), kernelCalls: kernels.reduce((s, k) => s + (k.scope ? 0 : k.calls), 0), peakBytes: info.peakBytes, kernels,
   };
 }
 
@@ -171,12 +180,12 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
       }
       results.push({ ...cell, profile: p });
       printTable(p.kernels.slice(0, top).map((k) => ({
-        kernel: k.scope ? `(${k.name})` : k.name, calls: k.calls, 'total ms': k.totalMs.toFixed(1),
+        kernel: k.scope ? `(${k.name})` : k.name, calls: k.calls, 'total ms': k.totalMs.toFixed(1), 'CPU ms': Number.isNaN(k.cpuMs) ? '-' : k.cpuMs.toFixed(1),
         share: k.scope ? 'scope' : `${(100 * k.share).toFixed(1)} %`,
         'avg ms': k.avgMs.toFixed(3), 'MB added': (k.bytesAdded / 2 ** 20).toFixed(1),
       })));
       const outside = p.stepMs - p.kernelMs;
-      console.log(`kernels: ${p.kernelMs.toFixed(0)} ms in ${p.kernelCalls} calls (${p.kernels.length} names); profiled step ${p.stepMs.toFixed(0)} ms ` +
+      console.log(`kernels: ${p.kernelMs.toFixed(0)} ms (CPU ${p.kernelCpuMs.toFixed(0)} ms) in ${p.kernelCalls} calls (${p.kernels.length} names); profiled step ${p.stepMs.toFixed(0)} ms ` +
         `(${outside.toFixed(0)} ms outside kernels); unprofiled step ${p.unprofiledStepMs.toFixed(0)} ms wall, ${p.unprofiledCpuMs.toFixed(0)} ms CPU; ` +
         `tfjs peak ${(p.peakBytes / 2 ** 20).toFixed(0)} MB`);
     }
