@@ -8,14 +8,31 @@
  * next node's gradient starts, by disposing that node's dys, the partial gradients that were summed
  * into them, and the tensors the node saved for its gradient. Tensors that are still a gradient of
  * another tensor, the gradients asked for (`xs`), a caller's `dy`, and everything under a
- * higher-order gradient (`gradientDepth > 0`) are left alone. `FOCAL_YOLO_TAPE_FREE=0` turns it off.
+ * higher-order gradient (`gradientDepth > 0`) are left alone. Kernels whose gradient needs only
+ * the shapes of its saved tensors keep the shapes (see SHAPE_ONLY_GRADIENTS).
+ * `FOCAL_YOLO_TAPE_FREE=0` turns it off.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
 type GradFns = Record<string, () => tf.Tensor>;
 
+/**
+ * Kernels whose tfjs gradient reads only the shapes of the tensors it saves (tfjs-core 4.22's
+ * Add_grad, Sub_grad, Mean_grad, Sum_grad, Reshape_grad, Slice_grad, Concat_grad): they keep a
+ * stand-in with the shape instead of the tensor, so e.g. a convolution's output that batch norm
+ * only subtracts from is not held through the forward pass.
+ */
+const SHAPE_ONLY_GRADIENTS = new Set(['Add', 'Sub', 'Mean', 'Sum', 'Reshape', 'Slice', 'Concat']);
+
+/** What a shape-only gradient reads of a saved tensor. */
+function shapeStandIn(t: tf.Tensor): tf.Tensor {
+  const standIn = { shape: t.shape.slice(), dtype: t.dtype, rank: t.rank, size: t.size, isDisposed: true, dispose: () => undefined };
+  return standIn as unknown as tf.Tensor;
+}
+
 /** The parts of tfjs's tape node and engine this relies on (tfjs-core 4.22). */
 interface TapeNode {
+  kernelName: string;
   inputs: Record<string, tf.Tensor>;
   outputs: tf.Tensor[];
   saved?: tf.Tensor[];
@@ -117,7 +134,16 @@ export function installTapeFreeing(): void {
   engine.addTapeNode = (...args: unknown[]) => {
     addTapeNode(...args);
     const tape = engine.state.activeTape;
-    if (tape !== null && tape.length > 0) wrapGradient(tape[tape.length - 1]);
+    if (tape === null || tape.length === 0) return;
+    const node = tape[tape.length - 1];
+    wrapGradient(node);
+    if (enabled && node.saved !== undefined && SHAPE_ONLY_GRADIENTS.has(node.kernelName)) {
+      // the gradient function holds this very array: swap the saved clones for their shapes
+      node.saved.forEach((t, i, saved) => {
+        saved[i] = shapeStandIn(t);
+        t.dispose();
+      });
+    }
   };
   const gradients = engine.gradients.bind(engine);
   engine.gradients = (f, xs, dy, allowNoGradients) => {
