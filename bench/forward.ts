@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- forward [--backends torch,wasm,cpu] [--variants yolov4-tiny,yolov4] [--repeats 3]
+ * `npm run bench -- forward [--backends torch,wasm,cpu] [--variants yolov4-tiny,yolov4] [--kinds infer,train] [--repeats 3]
  *   [--threads 1] [--budget 120] [--max-gib 8]`
  *
  * Inference latency (batch 1, 416×416) and training-step time (batch 8 at 256 and 416: forward in
@@ -196,10 +196,13 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
   const variants = list<YoloVariant>(args.variants, ['yolov4-tiny', 'yolov4']);
   const backends = list<BackendName>(args.backends, (await availableBackends()).filter((b) => b !== 'tfjs-node'));
   const cells: Cell[] = [];
+  const kinds = list<Cell['kind']>(args.kinds, ['infer', 'train']);
   for (const variant of variants) {
-    cells.push({ variant, classes: 20, kind: 'infer', batch: 1, size: 416 });
-    cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 256 });
-    cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 416 });
+    if (kinds.includes('infer')) cells.push({ variant, classes: 20, kind: 'infer', batch: 1, size: 416 });
+    if (kinds.includes('train')) {
+      cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 256 });
+      cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 416 });
+    }
   }
   // a small training probe first, so that the first real training cell has a throughput estimate
   const probe: Cell = { variant: 'yolov4-tiny', classes: 20, kind: 'train', batch: 2, size: 128 };
