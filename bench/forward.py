@@ -2,13 +2,15 @@
 (same module names, so the state-dict keys are the reference's), timed like the TypeScript side.
 
 argv[1] is JSON:
-  {"mode": "time", "cells": [{"variant", "classes", "kind": "infer"|"train", "batch", "size"}], "repeats": r}
+  {"mode": "time", "cells": [{"variant", "classes", "kind": "infer"|"train", "batch", "size"}], "repeats": r, "warmup": w (default 1)}
+     each cell: median ms, CPU ms and minor page faults per step, RSS before the timed steps and peak RSS (ru_maxrss)
   {"mode": "check", "safetensors": path, "variant", "classes", "io": golden io.json path}
      loads our safetensors export with load_state_dict(strict=True) and compares with the golden outputs.
 The last stdout line is JSON.
 """
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -188,17 +190,31 @@ def build(variant, classes):
     return YoloV4(classes) if variant == "yolov4" else YoloV4Tiny(classes)
 
 
-def timed(fn, repeats):
-    fn()  # warm-up
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def timed(fn, repeats, warmup=1):
+    """Median wall time, CPU time (all threads) and minor page faults per step, RSS before and peak RSS (MB)."""
+    for _ in range(warmup):
+        fn()
+    rss_before = rss_mb()
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    cpu0 = time.process_time()
     samples = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t0) * 1000.0)
-    return {"medianMs": statistics.median(samples), "minMs": min(samples), "maxMs": max(samples), "repeats": repeats}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"medianMs": statistics.median(samples), "minMs": min(samples), "maxMs": max(samples), "repeats": repeats,
+            "cpuMsPerStep": (time.process_time() - cpu0) * 1000.0 / repeats,
+            "minorFaultsPerStep": (usage.ru_minflt - faults0) / repeats,
+            "rssBeforeMB": rss_before, "peakRssMB": usage.ru_maxrss / 1024}
 
 
-def time_cell(cell, repeats):
+def time_cell(cell, repeats, warmup=1):
     model = build(cell["variant"], cell["classes"])
     x = torch.rand(cell["batch"], 3, cell["size"], cell["size"])
     if cell["kind"] == "infer":
@@ -216,7 +232,7 @@ def time_cell(cell, repeats):
             loss = sum(torch.mean(o * o) for o in model(x))  # the same stand-in loss as the TypeScript side
             loss.backward()
             opt.step()
-    return timed(step, repeats)
+    return timed(step, repeats, warmup)
 
 
 def read_safetensors(path):
@@ -264,7 +280,7 @@ def main():
     results = []
     for cell in args["cells"]:
         try:
-            results.append({**cell, **time_cell(cell, args["repeats"])})
+            results.append({**cell, **time_cell(cell, args["repeats"], args.get("warmup", 1))})
         except RuntimeError as err:  # e.g. out of memory
             results.append({**cell, "error": str(err).split("\n")[0][:200]})
     print(json.dumps({"torch": torch.__version__, "threads": threads, "results": results}))

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- forward [--backends torch,wasm,cpu] [--variants yolov4-tiny,yolov4] [--repeats 3]
+ * `npm run bench -- forward [--backends torch,wasm,cpu] [--variants yolov4-tiny,yolov4] [--kinds infer,train] [--repeats 3]
  *   [--threads 1] [--budget 120] [--max-gib 8]`
  *
  * Inference latency (batch 1, 416×416) and training-step time (batch 8 at 256 and 416, and YOLOv4 batch 4 at 416: forward in
@@ -8,7 +8,11 @@
  * same threads) in the same run, with the ratio tfjs / PyTorch. Each cell runs in its own process so
  * that a backend running out of memory is reported, not fatal. Cells whose estimated time (from the
  * throughput of the cells before) exceeds --budget seconds, or whose estimated activation memory
- * exceeds --max-gib, are reported as skipped with the estimate.
+ * exceeds --max-gib, are reported as skipped with the estimate. Each cell also reports CPU time (all
+ * threads) and minor page faults per step.
+ *
+ * `--memory [--variants yolov4] [--batch 8] [--size 416] [--warmup 0]`: peak RSS of one training step
+ * instead, each side in a fresh process (bench/results/forward-memory.json).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
@@ -28,7 +32,15 @@ interface Cell {
   size: number;
 }
 
-type CellResult = Cell & Partial<Timing> & { error?: string; skipped?: string; estimateS?: number };
+/** A cell's timing plus CPU time (all threads), minor page faults per step and RSS (process RSS before the timed steps, peak). */
+interface CellMeasurement extends Timing {
+  cpuMsPerStep: number;
+  minorFaultsPerStep: number;
+  rssBeforeMB: number;
+  peakRssMB: number;
+}
+
+type CellResult = Cell & Partial<CellMeasurement> & { error?: string; skipped?: string; estimateS?: number };
 
 /** Conv GFLOPs per image at 416 (reference-spec §1.7, 20 classes). */
 const GFLOP_416: Record<YoloVariant, number> = { yolov4: 59.67, 'yolov4-tiny': 6.81 };
@@ -70,11 +82,21 @@ async function measureCell(backend: BackendName, threads: number, cell: Cell, re
       cost?.dataSync();
       cost?.dispose();
     };
-  const t = await time(step, { repeats, warmup });
-  console.log(JSON.stringify(t));
+  for (let i = 0; i < warmup; i++) step();
+  const rssBeforeMB = process.memoryUsage().rss / 2 ** 20;
+  const faults0 = process.resourceUsage().minorPageFault;
+  const cpu0 = process.cpuUsage();
+  const t = await time(step, { repeats, warmup: 0 });
+  const cpu = process.cpuUsage(cpu0);
+  const usage = process.resourceUsage();
+  const result: CellMeasurement = {
+    ...t, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / repeats, minorFaultsPerStep: (usage.minorPageFault - faults0) / repeats,
+    rssBeforeMB, peakRssMB: usage.maxRSS / 1024,
+  };
+  console.log(JSON.stringify(result));
 }
 
-function measureInChild(backend: BackendName, threads: number, cell: Cell, repeats: number, warmup: number): Timing | string {
+function measureInChild(backend: BackendName, threads: number, cell: Cell, repeats: number, warmup: number): CellMeasurement | string {
   const args = ['--max-old-space-size=16384', '--import', 'tsx', join(BENCH_DIR, 'run.ts'), 'forward', '--child', backend, '--threads', String(threads),
     '--cell', JSON.stringify(cell), '--repeats', String(repeats), '--warmup', String(warmup)];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -83,7 +105,7 @@ function measureInChild(backend: BackendName, threads: number, cell: Cell, repea
     const why = r.signal ? `killed by ${r.signal}` : (r.stderr.trim().split('\n').filter((l) => /error/i.test(l)).pop() ?? r.stderr.trim().split('\n').pop() ?? '');
     return `failed: ${why.slice(0, 160)}`;
   }
-  return JSON.parse(lines[lines.length - 1]) as Timing;
+  return JSON.parse(lines[lines.length - 1]) as CellMeasurement;
 }
 
 function list<T extends string>(value: string | boolean | undefined, fallback: T[]): T[] {
@@ -109,6 +131,55 @@ function pytorchInteropCheck(): unknown {
   }
 }
 
+/**
+ * `--memory`: peak RSS (getrusage ru_maxrss) of one training step in a fresh process per side, ours on each
+ * backend and PyTorch's, with the same threads; default YOLOv4 at 416, batch 8 (--variants, --batch, --size).
+ */
+async function measureMemory(args: Record<string, string | boolean>, threads: number): Promise<void> {
+  const variants = list<YoloVariant>(args.variants, ['yolov4']);
+  const backends = list<BackendName>(args.backends, ['torch']);
+  const batch = Number(args.batch ?? 8);
+  const size = Number(args.size ?? 416);
+  const warmup = Number(args.warmup ?? 0);
+  const loadBefore = os.loadavg();
+  const rows: Record<string, string | number>[] = [];
+  const results: { cell: Cell; ours: Record<string, CellMeasurement | string>; pytorch: CellResult | null }[] = [];
+  for (const variant of variants) {
+    const cell: Cell = { variant, classes: 20, kind: 'train', batch, size };
+    const ours: Record<string, CellMeasurement | string> = {};
+    for (const backend of backends) {
+      console.log(`${backend}: ${variant} ${label(cell)}, ${warmup} warm-up step(s), 1 measured step, ${threads} thread(s) …`);
+      ours[backend] = measureInChild(backend, threads, cell, 1, warmup);
+    }
+    console.log(`PyTorch: ${variant} ${label(cell)} …`);
+    const torch = runPython<{ results: CellResult[] }>('forward.py', { mode: 'time', cells: [cell], repeats: 1, warmup }, { threads });
+    const ref = torch?.results[0] ?? null;
+    results.push({ cell, ours, pytorch: ref });
+    for (const backend of backends) {
+      const r = ours[backend];
+      const ok = typeof r !== 'string';
+      rows.push({
+        network: variant, step: label(cell), backend,
+        'peak RSS MB': ok ? r.peakRssMB : r,
+        'torch peak MB': ref?.peakRssMB ?? ref?.error ?? 'n/a',
+        'peak ratio': ok && ref?.peakRssMB !== undefined ? r.peakRssMB / ref.peakRssMB : '-',
+        'RSS before MB': ok ? r.rssBeforeMB : '-',
+        'torch before MB': ref?.rssBeforeMB ?? '-',
+        'step ms': ok ? r.medianMs : '-',
+        'torch step ms': ref?.medianMs ?? '-',
+      });
+    }
+  }
+  printTable(rows);
+  const loadAfter = os.loadavg();
+  console.log(`load average before ${loadBefore.map((v) => v.toFixed(1)).join(' ')}, after ${loadAfter.map((v) => v.toFixed(1)).join(' ')}`);
+  writeResult('forward-memory', {
+    settings: { threads, batch, size, warmup, loss: 'sum over levels of mean(out^2)', optimizer: 'SGD', classes: 20,
+      cachingAllocator: process.env.FOCAL_YOLO_CACHING_ALLOCATOR !== '0' },
+    loadAverage: { before: loadBefore, after: loadAfter }, results, table: rows,
+  });
+}
+
 export async function run(args: Record<string, string | boolean>): Promise<void> {
   const repeats = Number(args.repeats ?? 3);
   const threads = Number(args.threads ?? 1);
@@ -116,17 +187,24 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
     await measureCell(args.child as BackendName, threads, JSON.parse(String(args.cell)) as Cell, repeats, Number(args.warmup ?? 1));
     return;
   }
+  if (args.memory === true) {
+    await measureMemory(args, threads);
+    return;
+  }
   const budget = Number(args.budget ?? 120);
   const maxGiB = Number(args['max-gib'] ?? 8);
   const variants = list<YoloVariant>(args.variants, ['yolov4-tiny', 'yolov4']);
   const backends = list<BackendName>(args.backends, (await availableBackends()).filter((b) => b !== 'tfjs-node'));
   const cells: Cell[] = [];
+  const kinds = list<Cell['kind']>(args.kinds, ['infer', 'train']);
   for (const variant of variants) {
-    cells.push({ variant, classes: 20, kind: 'infer', batch: 1, size: 416 });
-    cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 256 });
-    cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 416 });
-    // issue #7's YOLOv4 target cell
-    if (variant === 'yolov4') cells.push({ variant, classes: 20, kind: 'train', batch: 4, size: 416 });
+    if (kinds.includes('infer')) cells.push({ variant, classes: 20, kind: 'infer', batch: 1, size: 416 });
+    if (kinds.includes('train')) {
+      cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 256 });
+      cells.push({ variant, classes: 20, kind: 'train', batch: 8, size: 416 });
+      // issue #7's YOLOv4 target cell
+      if (variant === 'yolov4') cells.push({ variant, classes: 20, kind: 'train', batch: 4, size: 416 });
+    }
   }
   // a small training probe first, so that the first real training cell has a throughput estimate
   const probe: Cell = { variant: 'yolov4-tiny', classes: 20, kind: 'train', batch: 2, size: 128 };
@@ -187,6 +265,10 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
         'tfjs ms': r.medianMs ?? (r.skipped ? `skipped (${r.skipped})` : (r.error ?? '?')),
         'torch ms': ref?.medianMs ?? ref?.error ?? 'n/a',
         'tfjs/torch': r.medianMs !== undefined && ref?.medianMs !== undefined ? r.medianMs / ref.medianMs : '-',
+        'CPU ms': r.cpuMsPerStep ?? '-',
+        'torch CPU ms': ref?.cpuMsPerStep ?? '-',
+        'faults/step': r.minorFaultsPerStep ?? '-',
+        'torch faults/step': ref?.minorFaultsPerStep ?? '-',
       });
     }
   }

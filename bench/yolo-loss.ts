@@ -20,7 +20,7 @@ interface TorchResult {
 }
 
 /** Boxes as the data pipeline emits them: inside the image, 2–60 % of its side, random classes. */
-function randomTargets(batch: number, objects: number, classes: number, seed: number): Float32Array[] {
+export function randomTargets(batch: number, objects: number, classes: number, seed: number): Float32Array[] {
   const r = uniformGenerator(seed);
   return Array.from({ length: batch }, () => {
     const rows = new Float32Array(objects * 5);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "allocator.h"
 #include "tensor_table.h"
 
 namespace fy {
@@ -207,6 +208,7 @@ std::vector<int64_t> Attrs::ints(const char* key) const { return shapeArg(get(ke
 }  // namespace fy
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  fy::installCachingAllocator();
   exports.Set("create", Napi::Function::New(env, fy::Create));
   exports.Set("read", Napi::Function::New(env, fy::Read));
   exports.Set("free", Napi::Function::New(env, fy::Free));
@@ -216,6 +218,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Function::New(env, fy::Threads));
   exports.Set("live", Napi::Function::New(env, fy::Live));
   exports.Set("config", Napi::Function::New(env, fy::Config));
+  fy::exportAllocator(env, exports);
   return exports;
 }
 

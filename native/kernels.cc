@@ -179,10 +179,21 @@ at::Tensor activate(const at::Tensor& y, const std::string& act, const Attrs& a,
   throw std::runtime_error("activation '" + act + "' is not supported");
 }
 
+// `y` is a fresh convolution/matmul result that nothing else holds, so the bias and the common
+// activations are applied in place: no extra output-sized tensors and passes over fresh memory.
 Tensors fusedEpilogue(at::Tensor y, const Tensors& xs, const Attrs& a) {
   size_t next = 2;
-  if (a.b("hasBias")) y = at::add(y, xs.at(next++));
+  if (a.b("hasBias")) {
+    const at::Tensor& bias = xs.at(next++);
+    bool inPlace = bias.scalar_type() == y.scalar_type() && at::infer_size(y.sizes(), bias.sizes()) == y.sizes();
+    y = inPlace ? y.add_(bias) : at::add(y, bias);
+  }
   std::string act = a.has("activation") ? a.s("activation") : "linear";
+  if (y.is_floating_point()) {
+    if (act == "relu") return {y.relu_()};
+    if (act == "leakyrelu") return {at::leaky_relu_(y, a.has("leakyreluAlpha") ? a.f("leakyreluAlpha") : 0.2)};
+    if (act == "sigmoid") return {y.sigmoid_()};
+  }
   const at::Tensor* prelu = act == "prelu" ? &xs.at(next) : nullptr;
   return {activate(y, act, a, prelu)};
 }

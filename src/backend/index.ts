@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle registers no gradient functions; the union package's bundle carries and
 // registers all of them (it also registers the cpu backend). Every training path needs them.
 import '@tensorflow/tfjs';
+import { installTapeFreeing } from './tape-memory.js';
 import { registerWasmKernels } from './wasm-kernels.js';
 
 /** The backends focal-yolo knows how to start. */
@@ -90,6 +91,8 @@ function envThreads(): number | undefined {
  * ```
  */
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendName> {
+  // Gradients are freed as backprop goes (every backend): a training step's peak memory no longer holds all of them.
+  installTapeFreeing();
   const env = process.env.FOCAL_YOLO_BACKEND;
   const requested = opts.prefer ?? (env !== undefined && env !== '' ? env : undefined);
   if (requested !== undefined && !isBackendName(requested)) {
@@ -136,4 +139,5 @@ export async function availableBackends(): Promise<BackendName[]> {
   return found;
 }
 export { registerWasmKernels, WASM_KERNELS } from './wasm-kernels.js';
-export { registerTorchBackend, setTorchThreads, torchThreads, fallbackKernelsUsed, type TorchBackendOptions } from './torch.js';
+export { installTapeFreeing, setTapeFreeing } from './tape-memory.js';
+export { registerTorchBackend, setTorchThreads, torchThreads, trimTorchAllocator, fallbackKernelsUsed, type TorchBackendOptions } from './torch.js';

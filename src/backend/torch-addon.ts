@@ -35,6 +35,27 @@ export interface TorchAddon {
   live(): { tensors: number; bytes: number };
   /** libtorch's build configuration. */
   config(): string;
+  /** The caching allocator's state (native/allocator.cc); `enabled: false` under FOCAL_YOLO_CACHING_ALLOCATOR=0. */
+  allocator(): TorchAllocatorStats;
+  /** Frees every block the caching allocator holds for reuse; returns the bytes released. */
+  trimAllocator(): number;
+}
+
+/** What the addon's caching allocator holds: blocks ≥ 1 MiB kept on free for reuse. */
+export interface TorchAllocatorStats {
+  enabled: boolean;
+  /** Bytes and blocks held for reuse. */
+  cachedBytes?: number;
+  cachedBlocks?: number;
+  /** Bytes of large blocks in use by tensors. */
+  liveBytes?: number;
+  /** Most bytes the cache holds (FOCAL_YOLO_ALLOCATOR_CACHE_MB, default 1024 MiB). */
+  limitBytes?: number;
+  /** Large allocations served from the cache, and from the system. */
+  hits?: number;
+  misses?: number;
+  /** Bytes released to the system because the cache was full. */
+  releasedBytes?: number;
 }
 
 /** Where the built addon lives (the same relative path from src/backend and dist/backend). */

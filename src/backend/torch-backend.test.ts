@@ -113,3 +113,19 @@ test('memory: 50 training steps of a small conv-net leave tf.memory(), native te
   tf.dispose([w1, w2, w3, images, target]);
   optimizer.dispose();
 });
+
+test('tf.profile reports each native kernel\'s own time (the backend times synchronously)', { skip }, async () => {
+  await initBackend({ prefer: 'torch', quiet: true });
+  const x = tf.randomNormal([4, 64, 64, 32]) as tf.Tensor4D;
+  const filter = tf.randomNormal([3, 3, 32, 64]) as tf.Tensor4D;
+  const t0 = performance.now();
+  const info = await tf.profile(() => tf.tidy(() => tf.sum(tf.conv2d(x, filter, 1, 'same')).dataSync()));
+  const wall = performance.now() - t0;
+  const times = info.kernels.map((k) => k.kernelTimeMs as number);
+  assert.deepEqual(info.kernels.map((k) => k.name), ['Conv2D', 'Sum']);
+  assert.ok(times.every((ms) => Number.isFinite(ms) && ms >= 0), `kernel times ${times.join(', ')}`);
+  // The convolution (~0.6 GFLOP) cannot take under 0.1 ms; the kernels together cannot outlast the call.
+  assert.ok(times[0] > 0.1, `Conv2D took ${times[0]} ms`);
+  assert.ok(times[0] + times[1] <= wall, `kernel times ${times.join(' + ')} ms within the ${wall.toFixed(1)} ms call`);
+  tf.dispose([x, filter]);
+});

@@ -52,6 +52,22 @@ export function setTorchThreads(threads: number): void {
   loadTorchAddon().setThreads(threadCount({ threads }));
 }
 
+/**
+ * Releases the blocks the torch backend's caching allocator keeps for reuse (freed tensors of 1 MiB
+ * and more, at most FOCAL_YOLO_ALLOCATOR_CACHE_MB, default 1024) and returns the bytes released.
+ * Call it after training, before memory-hungry work outside libtorch.
+ *
+ * @example
+ * ```ts
+ * import { trimTorchAllocator } from 'focal-yolo';
+ * const released = trimTorchAllocator();
+ * console.log(`${(released / 2 ** 20).toFixed(0)} MiB returned to the system`);
+ * ```
+ */
+export function trimTorchAllocator(): number {
+  return loadTorchAddon().trimAllocator();
+}
+
 /** libtorch's current intra-op thread count. */
 export function torchThreads(): number {
   return loadTorchAddon().threads();
