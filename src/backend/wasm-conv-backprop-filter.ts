@@ -16,6 +16,7 @@ import {
   runWasmKernel,
   type WasmBackendInternals,
 } from './wasm-internals.js';
+import { directFilterGradient } from './wasm-filter-grad.js';
 
 const KERNEL = 'Conv2DBackpropFilter';
 
@@ -94,6 +95,22 @@ function accumulate(backend: WasmBackendInternals, dst: TensorInfo, src: TensorI
   for (let i = 0; i < size; i++) heap[d + i] += heap[s + i];
 }
 
+/** Which implementation runs: chosen by shape ('auto'), or forced (tests and benchmarks). */
+export type FilterGradientPath = 'auto' | 'direct' | 'gemm';
+let path: FilterGradientPath = (process.env.FOCAL_YOLO_FILTER_GRAD as FilterGradientPath | undefined) ?? 'auto';
+
+/** Forces one implementation of the wasm filter gradient (for tests and benchmarks); returns the previous. */
+export function setFilterGradientPath(next: FilterGradientPath): FilterGradientPath {
+  const previous = path;
+  path = next;
+  return previous;
+}
+
+function useDirect(_g: ConvGeometry): boolean {
+  if (path !== 'auto') return path === 'direct';
+  return true;
+}
+
 function conv2DBackpropFilter({ inputs, attrs, backend }: { inputs: { x: TensorInfo; dy: TensorInfo }; attrs: NamedAttrMap; backend: unknown }): TensorInfo {
   const wasm = asWasmBackend(backend, KERNEL);
   const { x, dy } = inputs;
@@ -101,6 +118,7 @@ function conv2DBackpropFilter({ inputs, attrs, backend }: { inputs: { x: TensorI
   const g = convGeometry(KERNEL, x.shape, filterShape, attrs);
   const patch = g.filterHeight * g.filterWidth * g.inChannels;
   const total = g.batch * g.outHeight * g.outWidth;
+  if (total > 0 && useDirect(g)) return directFilterGradient(wasm, x, dy, filterShape, g);
   const chunk = Math.max(1, Math.min(total, Math.floor(CHUNK_ELEMENTS / patch)));
   let dw: TensorInfo | undefined;
   const planes = total > 0 ? columnPlanes(wasm, x, g) : undefined;
