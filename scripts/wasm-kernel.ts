@@ -17,7 +17,7 @@ const MEMORY_LINE = '(import "env" "memory" (memory 1)) ;; MEMORY';
 const SHARED_MEMORY_LINE = '(import "env" "memory" (memory 1 65536 shared)) ;; MEMORY';
 
 /** The wasm binary of the .wat source, for a plain or a shared memory. */
-export async function compileKernel(source: string, shared: boolean): Promise<Uint8Array> {
+export async function compileKernel(source: string, shared: boolean): Promise<Uint8Array<ArrayBuffer>> {
   if (!source.includes(MEMORY_LINE)) throw new Error(`${WAT_PATH}: the line '${MEMORY_LINE}' is missing; the generator replaces it for the shared variant.`);
   const text = shared ? source.replace(MEMORY_LINE, SHARED_MEMORY_LINE) : source;
   const w = await wabt();

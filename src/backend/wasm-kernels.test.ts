@@ -101,6 +101,22 @@ test('the chunked GEMM paths split large problems into chunks that add up to the
   await compareWithCpu({ x: [2, 299, 300, 3], k: 3, co: 5, stride: 2, pad: 'same' }, 203);
 });
 
+test('the direct filter-gradient kernel: odd sizes, padding borders, tap and channel tails', async () => {
+  // Taps (K·K·Ci) not a multiple of 4 and Co not a multiple of 8 or 4: padded blocks, the copied last dy row.
+  await compareWithCpu({ x: [3, 5, 7, 1], k: 3, co: 1, stride: 1, pad: 'same' }, 301);
+  await compareWithCpu({ x: [2, 9, 11, 5], k: 3, co: 3, stride: 2, pad: 'same' }, 302);
+  await compareWithCpu({ x: [1, 8, 9, 7], k: 3, co: 17, stride: 1, pad: [[0, 0], [3, 1], [0, 2], [0, 0]] }, 303);
+  await compareWithCpu({ x: [2, 10, 10, 6], k: 2, co: 13, stride: 2, pad: 'valid' }, 304);
+  // Input rows/columns that no window reaches ('valid', stride 3), and one output pixel in all (only the
+  // copied last row runs).
+  await compareWithCpu({ x: [1, 11, 12, 4], k: 3, co: 9, stride: 3, pad: 'valid' }, 305);
+  await compareWithCpu({ x: [1, 3, 3, 2], k: 3, co: 5, stride: 1, pad: 'valid' }, 306);
+  // Padding wider than the input on one side, a 5×5 filter over a 4×4 image.
+  await compareWithCpu({ x: [2, 4, 4, 3], k: 5, co: 8, stride: 1, pad: [[0, 0], [4, 0], [0, 4], [0, 0]] }, 307);
+  // Co a multiple of 8 (no tail), several channel blocks; 1×1.
+  await compareWithCpu({ x: [2, 6, 5, 12], k: 1, co: 24, stride: 1, pad: 'valid' }, 308);
+});
+
 test('tf.grad of a small conv net (conv→relu→conv stride 2→mean) agrees on wasm and cpu', async () => {
   const xShape: Shape4 = [2, 9, 10, 3];
   const w1Shape: Shape4 = [3, 3, 3, 8];
