@@ -54,7 +54,10 @@ function largeFilterGradient(stride: number): Float32Array {
 test('the filter gradient splits large problems between the calling thread and a helper thread', async () => {
   await initBackend({ prefer: 'wasm', quiet: true });
   assert.equal(filterGradientHelpers(asWasmBackend(tf.backend(), 'test')), 1);
+  largeFilterGradient(1); // the helper's first job also instantiates its kernel
+  const before = tf.backend().numDataIds();
   const threaded = [1, 2].map(largeFilterGradient);
+  assert.equal(tf.backend().numDataIds(), before, 'intermediate wasm buffers freed');
   await initBackend({ prefer: 'cpu', quiet: true });
   const expected = [1, 2].map(largeFilterGradient);
   threaded.forEach((g, i) => {
