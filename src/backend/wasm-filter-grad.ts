@@ -10,7 +10,6 @@ import { Worker } from 'node:worker_threads';
 import type { ConvGeometry } from './wasm-conv-common.js';
 import { FILTER_GRAD_WASM, FILTER_GRAD_WASM_SHARED } from './wasm-filter-grad-bytes.js';
 import { heapFloats, release, type WasmBackendInternals } from './wasm-internals.js';
-import { wasmThreads } from './wasm.js';
 
 /** The kernel's export (see the .wat file for the meaning of each argument; addresses in bytes). */
 type Accumulate = (
@@ -100,6 +99,16 @@ interface Instance {
 
 const instances = new WeakMap<object, Instance>();
 
+/**
+ * Threads of the started backend's pool (its own count: importing wasm.ts here would load the wasm
+ * backend eagerly for every user of the library).
+ */
+function backendThreads(backend: WasmBackendInternals): number {
+  const tfjs = backend.wasm.tfjs as { getThreadsCount?: () => number };
+  const count = typeof tfjs.getThreadsCount === 'function' ? tfjs.getThreadsCount() : 1;
+  return Number.isInteger(count) && count > 1 ? count : 1;
+}
+
 /** The backend module's memory: exported by the single-threaded build, created in JS by the threaded one. */
 function backendMemory(backend: WasmBackendInternals): WebAssembly.Memory {
   const module = backend.wasm as unknown as { asm?: { memory?: unknown }; wasmMemory?: unknown };
@@ -137,7 +146,7 @@ function kernelFor(backend: WasmBackendInternals, threads: number): Instance {
 
 /** How many helper threads the kernel runs on with this backend (0: the calling thread only). */
 export function filterGradientHelpers(backend: WasmBackendInternals): number {
-  return kernelFor(backend, wasmThreads()).helpers.length;
+  return kernelFor(backend, backendThreads(backend)).helpers.length;
 }
 
 /** Runs `jobs[0]` here and the others on the helpers, and waits for all. */
@@ -169,7 +178,7 @@ function address(backend: WasmBackendInternals, t: TensorInfo): number {
 export function directFilterGradient(backend: WasmBackendInternals, x: TensorInfo, dy: TensorInfo, filterShape: number[], g: ConvGeometry): TensorInfo {
   const { batch, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, outChannels: co } = g;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sy, strideWidth: sx, padTop, padLeft } = g;
-  const instance = kernelFor(backend, wasmThreads());
+  const instance = kernelFor(backend, backendThreads(backend));
   // Every tap of every output pixel inside: rows/columns 0 … (Ho−1)·s + K − 1 of the padded input.
   const hp = (ho - 1) * sy + kh;
   const wp = (wo - 1) * sx + kw;
