@@ -92,13 +92,34 @@ test('wasm conv-gradient kernels match cpu at YOLO-like channel counts and odd s
 });
 
 test('the chunked GEMM paths split large problems into chunks that add up to the whole', async () => {
-  // K·K·Ci·N·Ho·Wo = 72·16384 > 2^20 elements: two chunks, split in the middle of an output row.
-  await compareWithCpu({ x: [4, 64, 64, 8], k: 3, co: 8, stride: 1, pad: 'same' }, 201);
   // Few channels (GEMM + col2im for dx): 27·(200·200) > 2^20, also split mid-row.
   await compareWithCpu({ x: [1, 200, 200, 3], k: 3, co: 4, stride: 1, pad: 'same' }, 202);
   // The stem's case (stride 2, 'same' padding only after): 27·(2·150·150) > 2^20, split mid-row at ox 136;
   // col2im's contiguous-window runs and its edge taps both cross the chunk boundary.
   await compareWithCpu({ x: [2, 299, 300, 3], k: 3, co: 5, stride: 2, pad: 'same' }, 203);
+});
+
+test('the direct filter-gradient kernel: odd sizes, padding borders, tap and channel tails', async () => {
+  // Taps (K·K·Ci) not a multiple of 4 and Co not a multiple of 8 or 4: padded blocks, the copied last dy row.
+  await compareWithCpu({ x: [3, 5, 7, 1], k: 3, co: 1, stride: 1, pad: 'same' }, 301);
+  await compareWithCpu({ x: [2, 9, 11, 5], k: 3, co: 3, stride: 2, pad: 'same' }, 302);
+  await compareWithCpu({ x: [1, 8, 9, 7], k: 3, co: 17, stride: 1, pad: [[0, 0], [3, 1], [0, 2], [0, 0]] }, 303);
+  await compareWithCpu({ x: [2, 10, 10, 6], k: 2, co: 13, stride: 2, pad: 'valid' }, 304);
+  // Input rows/columns that no window reaches ('valid', stride 3), and one output pixel in all (only the
+  // copied last row runs).
+  await compareWithCpu({ x: [1, 11, 12, 4], k: 3, co: 9, stride: 3, pad: 'valid' }, 305);
+  await compareWithCpu({ x: [1, 3, 3, 2], k: 3, co: 5, stride: 1, pad: 'valid' }, 306);
+  // Padding wider than the input on one side, a 5×5 filter over a 4×4 image.
+  await compareWithCpu({ x: [2, 4, 4, 3], k: 5, co: 8, stride: 1, pad: [[0, 0], [4, 0], [0, 4], [0, 0]] }, 307);
+  // Co a multiple of 8 (no tail), several channel blocks; 1×1.
+  await compareWithCpu({ x: [2, 6, 5, 12], k: 1, co: 24, stride: 1, pad: 'valid' }, 308);
+  // An empty batch: a zero gradient of the filter's shape.
+  await useBackend('wasm');
+  const dw = tf.tidy(() => {
+    const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [3, 3, 2, 5] } as unknown as tf.NamedAttrMap;
+    return (tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.zeros([0, 4, 4, 2]), dy: tf.zeros([0, 4, 4, 5]) }, attrs) as tf.Tensor).dataSync();
+  });
+  assert.deepEqual(Array.from(dw), new Array(90).fill(0));
 });
 
 test('tf.grad of a small conv net (conv→relu→conv stride 2→mean) agrees on wasm and cpu', async () => {
@@ -154,8 +175,8 @@ test('the kernels free all their intermediate wasm buffers (every path)', async 
     { x: [1, 9, 8, 12], k: 3, co: 5, stride: 2, pad: 'same' }, // phase convolutions
     { x: [1, 6, 6, 9], k: 3, co: 4, stride: 1, pad: [[0, 0], [0, 2], [3, 0], [0, 0]] }, // cropped dy
     { x: [1, 7, 7, 3], k: 3, co: 4, stride: 2, pad: 'valid' }, // GEMM + col2im
-    { x: [2, 64, 64, 8], k: 3, co: 4, stride: 1, pad: 'same' }, // chunked filter gradient
-    { x: [1, 6, 5, 10], k: 1, co: 4, stride: 1, pad: 'valid' }, // 1×1: one GEMM on the planes
+    { x: [2, 64, 64, 8], k: 3, co: 4, stride: 1, pad: 'same' }, // filter gradient: copied last dy row
+    { x: [1, 6, 5, 10], k: 1, co: 8, stride: 1, pad: 'valid' }, // filter gradient: no channel tail
   ];
   gradients(cases[0], 1); // warm-up: tfjs and XNNPACK caches
   const before = tf.backend().numDataIds();

@@ -6,6 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertAllClose } from '../../test/helpers.js';
 import { initBackend } from './index.js';
 import { configureWasm, wasmThreads } from './wasm.js';
+import { filterGradientHelpers } from './wasm-filter-grad.js';
+import { asWasmBackend } from './wasm-internals.js';
 
 /** Deterministic values in [-1, 1). */
 function values(size: number, seed: number): Float32Array {
@@ -35,6 +37,32 @@ test('wasm starts with 2 threads in Node and its conv gradients match the cpu ba
   threaded.forEach((g, i) => {
     const scale = Math.max(...expected[i].map(Math.abs));
     assertAllClose(g, expected[i], { rtol: 1e-4, atol: 1e-4 * scale, what: `gradient ${i}` });
+  });
+});
+
+/** Conv2DBackpropFilter on the active backend for x [2, 40, 36, 16] → 20 channels (8.3 M multiply-adds). */
+function largeFilterGradient(stride: number): Float32Array {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(2 * 40 * 36 * 16, 4), [2, 40, 36, 16]);
+    const yShape = [2, Math.ceil(40 / stride), Math.ceil(36 / stride), 20];
+    const dy = tf.tensor4d(values(yShape.reduce((a, b) => a * b), 5), yShape as [number, number, number, number]);
+    const attrs = { strides: [stride, stride], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [3, 3, 16, 20] };
+    return (tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync() as Float32Array;
+  });
+}
+
+test('the filter gradient splits large problems between the calling thread and a helper thread', async () => {
+  await initBackend({ prefer: 'wasm', quiet: true });
+  assert.equal(filterGradientHelpers(asWasmBackend(tf.backend(), 'test')), 1);
+  largeFilterGradient(1); // the helper's first job also instantiates its kernel
+  const before = tf.backend().numDataIds();
+  const threaded = [1, 2].map(largeFilterGradient);
+  assert.equal(tf.backend().numDataIds(), before, 'intermediate wasm buffers freed');
+  await initBackend({ prefer: 'cpu', quiet: true });
+  const expected = [1, 2].map(largeFilterGradient);
+  threaded.forEach((g, i) => {
+    const scale = Math.max(...expected[i].map(Math.abs));
+    assertAllClose(g, expected[i], { rtol: 1e-4, atol: 1e-4 * scale, what: `stride ${i + 1}` });
   });
 });
 
