@@ -62,6 +62,8 @@ const SUMMARY_FILE = 'summary.json';
 /** The demo's ordinary augmentation: scale range and aspect jitter (the reference: 0.25…2 and 0.3). */
 const DEMO_SCALE: [number, number] = [0.7, 1.3];
 const DEMO_JITTER = 0.15;
+/** Each shape's box area as a share of the image (the synthetic set's default is 0.015…0.2: 16–57 px at 128). */
+const DEMO_OBJECT_AREA: [number, number] = [0.04, 0.25];
 
 /**
  * The default training budget in minutes on a backend: 5 where a step is fast (torch, tfjs-node), 8 on
@@ -209,9 +211,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     epochs = Math.max(2, Math.min(300, Math.floor(steps / Math.max(1, Math.floor(trainImages / batchSize)))));
     log(`demo: a training step of ${batchSize} images takes ${step.toFixed(2)} s on ${tf.getBackend()}: about ${epochs} epochs of ${trainImages} images fit in ${minutes} min`);
   }
-  const data = await synthesizeDataset({ out: join(out, 'data'), images: total, classes, size, seed: 1, valFraction: 0.2, maxObjects: 3 });
+  const data = await synthesizeDataset({ out: join(out, 'data'), images: total, classes, size, seed: 1, valFraction: 0.2, maxObjects: 3, objectArea: DEMO_OBJECT_AREA });
   const heldOutCount = quick ? 8 : 64;
-  const heldOut = await synthesizeDataset({ out: join(out, 'heldout'), images: heldOutCount, classes, size, seed: 2, valFraction: 0, maxObjects: 3 });
+  const heldOut = await synthesizeDataset({ out: join(out, 'heldout'), images: heldOutCount, classes, size, seed: 2, valFraction: 0, maxObjects: 3, objectArea: DEMO_OBJECT_AREA });
   const tData = performance.now();
   log(`demo: ${data.train} training, ${data.val} validation and ${heldOutCount} held-out images of ${size}×${size} with ${classes} shapes (${data.names.join(', ')}) in ${join(out, 'data')}`);
   const config = demoConfig(data.yaml, out, { focal, size, epochs, batchSize });
