@@ -4,11 +4,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { encodeTargets, mergeMosaicBoxes, paste, placeBoxes, planMosaic } from './augment.js';
-import { SamplePipeline, type PipelineItem } from './pipeline.js';
+import { encodeTargets, mergeMosaicBoxes, paste, placeBoxes, planMosaic, planRandom } from './augment.js';
+import { resolveAugmentOptions, SamplePipeline, type PipelineItem } from './pipeline.js';
 import { createRandom } from './rng.js';
 
 describe('box arithmetic (hand-computed)', () => {
+  test('planRandom: the scale range bounds the longer side; no jitter keeps the aspect', () => {
+    const rng = createRandom(5);
+    for (let i = 0; i < 200; i++) {
+      // a 200×100 source on a 128 canvas: the longer side becomes trunc(U(0.75, 1.25)·128), the aspect stays 2
+      const p = planRandom(rng, 200, 100, 128, 128, { scale: [0.75, 1.25], jitter: 0 });
+      assert.ok(p.nw >= 96 && p.nw <= 160, `nw ${p.nw}`);
+      assert.equal(p.nh, Math.trunc(p.nw / 2));
+    }
+    // the default is the reference's U(0.25, 2): some draws fall below 0.75 and some above 1.25
+    const widths = Array.from({ length: 200 }, () => planRandom(rng, 100, 100, 128, 128, { jitter: 0 }).nw);
+    assert.ok(Math.min(...widths) < 96 && Math.max(...widths) > 160 && Math.min(...widths) >= 32 && Math.max(...widths) <= 256);
+    assert.throws(() => resolveAugmentOptions({ inputShape: [64, 64], scale: [1.5, 1] }), /scale \[1.5,1\] must be \[min, max\]/);
+    assert.throws(() => resolveAugmentOptions({ inputShape: [64, 64], jitter: 1 }), /jitter 1 must be within/);
+  });
+
   test('placeBoxes: scale, offset, integer truncation (quirk 7), canvas flip, clip', () => {
     const p = { nw: 50, nh: 25, dx: 10, dy: -3, flip: false };
     // x1 = trunc(11·0.5 + 10) = 15, y1 = trunc(9·0.5 − 3) = 1, x2 = trunc(35.5) = 35, y2 = trunc(17.5) = 17

@@ -14,6 +14,8 @@ export type BoxRow = number[];
 export interface JitterOptions {
   /** aspect jitter: new_ar = ar·U(1−j, 1+j)/U(1−j, 1+j); default 0.3 */
   jitter?: number;
+  /** scale range of the random placement (§3.3): the longer side becomes U(min, max) · input side; default [0.25, 2] */
+  scale?: [number, number];
   /** HSV gains ranges; defaults 0.1, 0.7, 0.4 */
   hue?: number;
   sat?: number;
@@ -51,7 +53,8 @@ function jitteredSize(rng: Random, iw: number, ih: number, w: number, h: number,
  * @param iw source width, `ih` source height, `w`/`h` the network input
  */
 export function planRandom(rng: Random, iw: number, ih: number, w: number, h: number, opts: JitterOptions = {}): Placement {
-  const scale = uniform(rng, 0.25, 2);
+  const [lo, hi] = opts.scale ?? [0.25, 2];
+  const scale = uniform(rng, lo, hi);
   const [nw, nh] = jitteredSize(rng, iw, ih, w, h, scale, opts.jitter ?? 0.3);
   const dx = Math.trunc(uniform(rng, 0, w - nw));
   const dy = Math.trunc(uniform(rng, 0, h - nh));

@@ -61,6 +61,12 @@ export function resolveAugmentOptions(opts: AugmentOptions): Required<AugmentOpt
     return v;
   };
   const epochs = opts.epochs ?? 300;
+  const scale = opts.scale ?? [0.25, 2];
+  if (!(scale.length === 2 && scale[0] > 0 && scale[0] <= scale[1] && Number.isFinite(scale[1]))) {
+    throw new Error(`scale [${String(scale)}] must be [min, max] with 0 < min ≤ max, e.g. [0.25, 2]`);
+  }
+  const jitter = opts.jitter ?? 0.3;
+  if (!(jitter >= 0 && jitter < 1)) throw new Error(`jitter ${jitter} must be within [0, 1), e.g. 0.3`);
   if (!(Number.isInteger(epochs) && epochs > 0)) throw new Error(`epochs ${epochs} must be a positive integer`);
   return {
     inputShape: [h, w],
@@ -73,7 +79,8 @@ export function resolveAugmentOptions(opts: AugmentOptions): Required<AugmentOpt
     epochs,
     seed: opts.seed ?? 11,
     resampler: opts.resampler ?? 'libvips',
-    jitter: opts.jitter ?? 0.3,
+    jitter,
+    scale: [scale[0], scale[1]],
     hue: opts.hue ?? 0.1,
     sat: opts.sat ?? 0.7,
     val: opts.val ?? 0.4,

@@ -36,6 +36,18 @@ test('each box is the tight box of its shape’s pixels (single-object images, e
   assert.equal(seen.size, 8, 'all eight shapes drawn');
 });
 
+test('objectArea bounds the box area as a share of the image', async () => {
+  const share = (area?: [number, number]) => Array.from({ length: 40 }, (_, seed) => {
+    const b = renderSynthImage(createRandom(seed), 100, 4, 1, area).boxes[0];
+    return ((b[2] - b[0]) * (b[3] - b[1])) / 100 ** 2;
+  });
+  // a box of ~33 px drawn on whole pixels: its area is within a few per cent of the drawn share
+  for (const s of share([0.1, 0.12])) assert.ok(s > 0.09 && s < 0.135, `share ${s}`);
+  const defaults = share();
+  assert.ok(Math.min(...defaults) < 0.05 && Math.max(...defaults) > 0.14, 'the default range 0.015…0.2 is wider');
+  await assert.rejects(synthesizeDataset({ out: join(tmp, 'bad'), images: 2, objectArea: [0.3, 0.2] }), /objectArea \[0.3,0.2\] must be \[min, max\]/);
+});
+
 test('synthesizeDataset is deterministic for a seed and writes a readable dataset', async () => {
   const a = await synthesizeDataset({ out: join(tmp, 'a'), images: 10, classes: 12, size: 48, seed: 3 });
   await synthesizeDataset({ out: join(tmp, 'b'), images: 10, classes: 12, size: 48, seed: 3 });

@@ -49,7 +49,9 @@ function hsvToRgb01(hDeg: number, s: number, v: number): [number, number, number
 }
 
 /** Renders one image; returns its pixels and the ground-truth boxes. */
-export function renderSynthImage(rng: Random, size: number, classes: number, maxObjects = 6): { pixels: Uint8Array; boxes: number[][]; classes: number[] } {
+export function renderSynthImage(
+  rng: Random, size: number, classes: number, maxObjects = 6, objectArea: [number, number] = [0.015, 0.2],
+): { pixels: Uint8Array; boxes: number[][]; classes: number[] } {
   const px = new Float32Array(size * size * 3);
   // Textured background: a dull base colour, two low-frequency waves and a little noise.
   const base = hsvToRgb01(uniform(rng, 0, 360), uniform(rng, 0, 0.25), uniform(rng, 0.3, 0.8));
@@ -73,7 +75,7 @@ export function renderSynthImage(rng: Random, size: number, classes: number, max
     const shape = cls % SYNTH_SHAPES.length;
     // Size and aspect vary; retry placements that overlap an earlier box too much.
     for (let attempt = 0; attempt < 20; attempt++) {
-      const area = uniform(rng, 0.015, 0.2) * size * size;
+      const area = uniform(rng, objectArea[0], objectArea[1]) * size * size;
       const aspect = Math.exp(uniform(rng, -0.6, 0.6));
       const bw = Math.min(size - 2, Math.max(8, Math.sqrt(area * aspect)));
       const bh = Math.min(size - 2, Math.max(8, Math.sqrt(area / aspect)));
@@ -134,6 +136,8 @@ export interface SynthOptions {
   valFraction?: number;
   /** most objects per image [6] */
   maxObjects?: number;
+  /** range of an object's box area as a share of the image area [0.015, 0.2] */
+  objectArea?: [number, number];
   /** image encoding [jpeg] */
   imageFormat?: 'jpeg' | 'png';
 }
@@ -157,6 +161,10 @@ export async function synthesizeDataset(opts: SynthOptions): Promise<{ yaml: str
   if (!(valFraction >= 0 && valFraction < 1)) throw new Error(`valFraction ${valFraction} must be within [0, 1)`);
   const maxObjects = opts.maxObjects ?? 6;
   if (!(Number.isInteger(maxObjects) && maxObjects >= 1)) throw new Error(`maxObjects ${maxObjects} must be a positive integer`);
+  const objectArea = opts.objectArea ?? [0.015, 0.2];
+  if (!(objectArea.length === 2 && objectArea[0] > 0 && objectArea[0] <= objectArea[1] && objectArea[1] <= 0.5)) {
+    throw new Error(`objectArea [${String(objectArea)}] must be [min, max] shares of the image area with 0 < min ≤ max ≤ 0.5, e.g. [0.015, 0.2]`);
+  }
   const names = synthClassNames(opts.classes ?? 4);
   const out = resolve(opts.out);
   const numVal = Math.round(images * valFraction);
@@ -164,7 +172,7 @@ export async function synthesizeDataset(opts: SynthOptions): Promise<{ yaml: str
   const rendered = new Map<string, Uint8Array>();
   const samples: Sample[] = [];
   for (let i = 0; i < images; i++) {
-    const img = renderSynthImage(createRandom(seed, i, 0x5eed), size, names.length, maxObjects);
+    const img = renderSynthImage(createRandom(seed, i, 0x5eed), size, names.length, maxObjects, objectArea);
     const image = join(out, `synth_${String(i).padStart(6, '0')}.${ext}`);
     rendered.set(image, img.pixels);
     samples.push({ image, width: size, height: size, boxes: img.boxes, classes: img.classes });

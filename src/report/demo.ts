@@ -22,7 +22,10 @@ export interface DemoOptions {
   loss?: 'bce' | 'focal';
   /** Image and network input side, a multiple of 32 (default 128; 64 with `quick`). */
   size?: number;
-  /** Training time budget in minutes; the epochs are fitted to it by timing a few steps, then to the real pace (default 5). */
+  /**
+   * Training time budget in minutes; the epochs are fitted to it by timing a few steps, then to the real pace
+   * (default {@link defaultDemoMinutes}: 5 on torch / tfjs-node, 8 on wasm and cpu).
+   */
   minutes?: number;
   /** Train exactly this many epochs instead of fitting them to `minutes`. */
   epochs?: number;
@@ -56,6 +59,24 @@ export interface DemoResult {
 }
 
 const SUMMARY_FILE = 'summary.json';
+/** The demo's ordinary augmentation: scale range and aspect jitter (the reference: 0.25…2 and 0.3). */
+const DEMO_SCALE: [number, number] = [0.7, 1.3];
+const DEMO_JITTER = 0.15;
+/** Each shape's box area as a share of the image (the synthetic set's default is 0.015…0.2: 16–57 px at 128). */
+const DEMO_OBJECT_AREA: [number, number] = [0.04, 0.25];
+
+/**
+ * The default training budget in minutes on a backend: 5 where a step is fast (torch, tfjs-node), 8 on
+ * wasm and cpu, so that the whole demo (data, training, evaluation, report) stays under 10 minutes.
+ *
+ * @example
+ * ```ts
+ * defaultDemoMinutes('wasm'); // 8
+ * ```
+ */
+export function defaultDemoMinutes(backend: string): number {
+  return backend === 'torch' || backend === 'tfjs-node' ? 5 : 8;
+}
 
 /** Empties `out` when it holds an earlier demo (its summary.json); refuses a folder with other content. */
 function prepareOutput(out: string): void {
@@ -102,6 +123,9 @@ function demoConfig(data: string, out: string, o: { focal: boolean; size: number
       // a short run: the warm-up and the cosine move every step, not once per epoch
       scheduleEvery: 'iteration',
       focalLoss: o.focal, priorObjectnessBias: o.focal, mosaic: false, mixup: false,
+      // the evaluation sees the shapes at their drawn size: the reference's scale range 0.25…2 (objects down to
+      // 4 px at 128) slows a few hundred steps down for nothing; a mild range learns faster (docs/demo.md)
+      scaleMin: DEMO_SCALE[0], scaleMax: DEMO_SCALE[1], jitter: DEMO_JITTER,
       evalPeriod: Math.max(1, Math.round(o.epochs / 6)), savePeriod: 10_000, saveDir: out, name: o.focal ? 'focal' : 'bce', workers: 0, seed: 7,
     },
   });
@@ -111,13 +135,15 @@ function demoConfig(data: string, out: string, o: { focal: boolean; size: number
  * Keeps the run inside `seconds`: after each epoch, sets `config.epochs` to what fits at the median
  * epoch time so far (the trainer reads it live, so the cosine schedule and the last-epoch
  * validation follow; one slow epoch on a busy machine does not cut the run). It lengthens the run
- * only in its first half; past 1.5× the budget it stops the run (status interrupted).
+ * only in its first half; past the budget plus a minute (1.5× for budgets under two minutes) it stops
+ * the run (status interrupted).
  */
 function timeBudget(config: TrainConfig, seconds: number, log: (line: string) => void): TrainCallback {
   const start = performance.now();
   const elapsed = () => (performance.now() - start) / 1000;
   const durations: number[] = [];
   let last = 0;
+  const limit = Math.min(1.5 * seconds, seconds + 60);
   return {
     onEpochEnd(ctx) {
       const now = elapsed();
@@ -135,7 +161,7 @@ function timeBudget(config: TrainConfig, seconds: number, log: (line: string) =>
       }
     },
     onStep(ctx) {
-      if (elapsed() > 1.5 * seconds) ctx.stopReason = `1.5 × the time budget of ${Math.round(seconds)} s reached`;
+      if (elapsed() > limit) ctx.stopReason = `${Math.round(limit)} s reached (time budget ${Math.round(seconds)} s)`;
     },
   };
 }
@@ -155,7 +181,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const quick = opts.quick ?? false;
   const size = opts.size ?? (quick ? 64 : 128);
   if (!(Number.isInteger(size) && size >= 64 && size <= 1024 && size % 32 === 0)) throw new Error(`demo: size ${size} must be a multiple of 32 in 64…1024 (e.g. 128)`);
-  const minutes = opts.minutes ?? (quick ? 1 : 5);
+  const minutes = opts.minutes ?? (quick ? 1 : defaultDemoMinutes(tf.getBackend()));
   if (!(minutes > 0 && minutes <= 24 * 60)) throw new Error(`demo: minutes ${minutes} must be a positive number (e.g. 5)`);
   if (opts.epochs !== undefined && !(Number.isInteger(opts.epochs) && opts.epochs >= 1)) throw new Error(`demo: epochs ${opts.epochs} must be a positive integer`);
   const images = opts.images ?? (quick ? 48 : 480);
@@ -185,9 +211,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     epochs = Math.max(2, Math.min(300, Math.floor(steps / Math.max(1, Math.floor(trainImages / batchSize)))));
     log(`demo: a training step of ${batchSize} images takes ${step.toFixed(2)} s on ${tf.getBackend()}: about ${epochs} epochs of ${trainImages} images fit in ${minutes} min`);
   }
-  const data = await synthesizeDataset({ out: join(out, 'data'), images: total, classes, size, seed: 1, valFraction: 0.2, maxObjects: 3 });
-  const heldOutCount = quick ? 8 : 32;
-  const heldOut = await synthesizeDataset({ out: join(out, 'heldout'), images: heldOutCount, classes, size, seed: 2, valFraction: 0, maxObjects: 3 });
+  const data = await synthesizeDataset({ out: join(out, 'data'), images: total, classes, size, seed: 1, valFraction: 0.2, maxObjects: 3, objectArea: DEMO_OBJECT_AREA });
+  const heldOutCount = quick ? 8 : 64;
+  const heldOut = await synthesizeDataset({ out: join(out, 'heldout'), images: heldOutCount, classes, size, seed: 2, valFraction: 0, maxObjects: 3, objectArea: DEMO_OBJECT_AREA });
   const tData = performance.now();
   log(`demo: ${data.train} training, ${data.val} validation and ${heldOutCount} held-out images of ${size}×${size} with ${classes} shapes (${data.names.join(', ')}) in ${join(out, 'data')}`);
   const config = demoConfig(data.yaml, out, { focal, size, epochs, batchSize });

@@ -52,6 +52,11 @@ export interface TrainConfig {
   iouType: 'iou' | 'giou' | 'diou' | 'ciou' | 'siou';
   /** Class label smoothing ε (applied, unlike the reference where the option has no effect). */
   labelSmoothing: number;
+  /** Aspect jitter of the ordinary augmentation (§3.3; reference 0.3). */
+  jitter: number;
+  /** Scale range of the ordinary augmentation's random placement (§3.3; reference 0.25 … 2). */
+  scaleMin: number;
+  scaleMax: number;
   mosaic: boolean;
   mosaicProb: number;
   mixup: boolean;
@@ -110,6 +115,9 @@ export function defaultTrainConfig(variant: TrainConfig['variant'] = 'yolov4-tin
     focalGamma: 2,
     iouType: 'ciou',
     labelSmoothing: 0,
+    jitter: 0.3,
+    scaleMin: 0.25,
+    scaleMax: 2,
     mosaic: !tiny,
     mosaicProb: 0.5,
     mixup: !tiny,
@@ -136,7 +144,7 @@ export const TRAIN_OPTION_KINDS: Readonly<Record<keyof TrainConfig, Kind | reado
   epochs: 'integer', batchSize: 'integer', subdivisions: 'integer', initEpoch: 'integer', optimizer: ['sgd', 'adam', 'adamw'],
   lr: 'number', minLr: 'number', momentum: 'number', nesterov: 'boolean', weightDecay: 'number', schedule: ['cos', 'step'],
   scheduleEvery: ['epoch', 'iteration'], focalLoss: 'boolean', focalAlpha: 'number', focalGamma: 'number',
-  iouType: ['iou', 'giou', 'diou', 'ciou', 'siou'], labelSmoothing: 'number', mosaic: 'boolean', mosaicProb: 'number',
+  iouType: ['iou', 'giou', 'diou', 'ciou', 'siou'], labelSmoothing: 'number', jitter: 'number', scaleMin: 'number', scaleMax: 'number', mosaic: 'boolean', mosaicProb: 'number',
   mixup: 'boolean', mixupProb: 'number', specialAugRatio: 'number', evalPeriod: 'integer', evalMetric: ['voc', 'coco'], savePeriod: 'integer',
   saveDir: 'string', name: 'string', seed: 'integer', workers: 'integer', ema: 'boolean', emaDecay: 'number',
   skipBadSamples: 'boolean',
@@ -196,6 +204,8 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (c.focalAlpha < 0 || c.focalAlpha > 1) fail(`'focalAlpha' = ${c.focalAlpha} must be in [0, 1]`);
   if (c.focalGamma < 0) fail(`'focalGamma' = ${c.focalGamma} must be ≥ 0`);
   if (c.labelSmoothing < 0 || c.labelSmoothing >= 1) fail(`'labelSmoothing' = ${c.labelSmoothing} must be in [0, 1)`);
+  if (!(c.jitter >= 0 && c.jitter < 1)) fail(`'jitter' = ${c.jitter} must be in [0, 1)`);
+  if (!(c.scaleMin > 0 && c.scaleMin <= c.scaleMax)) fail(`need 0 < scaleMin (${c.scaleMin}) ≤ scaleMax (${c.scaleMax})`);
   for (const k of ['mosaicProb', 'mixupProb', 'specialAugRatio'] as const) {
     if (c[k] < 0 || c[k] > 1) fail(`'${k}' = ${c[k]} must be in [0, 1]`);
   }

@@ -228,6 +228,7 @@ async function run(setup: RunSetup, opts: TrainOptions): Promise<TrainResult> {
         ctx.trainLoader = createLoader(trainSamples, {
           inputShape: config.inputShape, batchSize: phase.batchSize, train: true, mosaic: config.mosaic, mosaicProb: config.mosaicProb,
           mixup: config.mixup, mixupProb: config.mixupProb, specialAugRatio: config.specialAugRatio, epochs: config.epochs,
+          jitter: config.jitter, scale: [config.scaleMin, config.scaleMax],
           seed: config.seed, workers: config.workers,
         });
       }
