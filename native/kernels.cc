@@ -80,7 +80,7 @@ at::Tensor convWeight(const at::Tensor& f) {
   at::Tensor w = convertWeight(f);
   convertedWeights.insert_or_assign(
       key, ConvertedWeight{c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>(f.getIntrusivePtr()),
-                           f._version(), w});
+                           static_cast<uint32_t>(f._version()), w});
   return w;
 }
 // Depthwise filter [fh, fw, in, mult] → grouped weight [in·mult, 1, fh, fw].
