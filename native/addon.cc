@@ -121,6 +121,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
 Napi::Value Free(const Napi::CallbackInfo& info) {
   uint32_t id = idArg(info[0]);
   if (id != 0 && id < table.size() && table[id].defined()) {
+    if (table[id].dim() == 4) dropConvertedWeight(table[id].unsafeGetTensorImpl());
     table[id] = at::Tensor();
     freeIds.push_back(id);
     --liveCount;
@@ -179,6 +180,7 @@ Napi::Value Live(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("tensors", Napi::Number::New(info.Env(), static_cast<double>(liveCount)));
   o.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(bytes)));
+  o.Set("convertedWeights", Napi::Number::New(info.Env(), static_cast<double>(convertedWeightCount())));
   return o;
 }
 

@@ -42,8 +42,46 @@ at::Tensor toNCHW(const at::Tensor& x) { return x.permute({0, 3, 1, 2}); }
 at::Tensor toNHWC(const at::Tensor& y) { return y.permute({0, 2, 3, 1}).contiguous(); }
 
 // tfjs filter [fh, fw, in, out] → ATen weight [out, in, fh, fw] (channels-last memory).
-at::Tensor convWeight(const at::Tensor& f) {
+at::Tensor convertWeight(const at::Tensor& f) {
   return f.permute({3, 2, 0, 1}).contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+// Converted filters, one per live source tensor (the addon table's own TensorImpl). A weak pointer
+// keeps the key's address from being reused while the entry exists; an entry whose source has
+// been freed (or written in place: its version moved) is stale. Stale entries are dropped at each
+// insertion, so the cache holds about one converted copy per filter tfjs still holds: stable
+// filters (cached BatchNorm folds, weights at inference) are converted once.
+struct ConvertedWeight {
+  c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl> source;
+  uint32_t version;
+  at::Tensor weight;
+};
+std::unordered_map<const c10::TensorImpl*, ConvertedWeight> convertedWeights;
+
+bool liveEntry(const c10::TensorImpl* key, const ConvertedWeight& e) {
+  c10::intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl> strong = e.source.lock();
+  return strong.get() == key && strong->version_counter().current_version() == e.version;
+}
+
+}  // namespace
+
+void dropConvertedWeight(const c10::TensorImpl* source) { convertedWeights.erase(source); }
+size_t convertedWeightCount() { return convertedWeights.size(); }
+
+namespace {
+
+at::Tensor convWeight(const at::Tensor& f) {
+  const c10::TensorImpl* key = f.unsafeGetTensorImpl();
+  auto hit = convertedWeights.find(key);
+  if (hit != convertedWeights.end() && liveEntry(key, hit->second)) return hit->second.weight;
+  for (auto it = convertedWeights.begin(); it != convertedWeights.end();) {
+    it = liveEntry(it->first, it->second) ? std::next(it) : convertedWeights.erase(it);
+  }
+  at::Tensor w = convertWeight(f);
+  convertedWeights.insert_or_assign(
+      key, ConvertedWeight{c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>(f.getIntrusivePtr()),
+                           static_cast<uint32_t>(f._version()), w});
+  return w;
 }
 // Depthwise filter [fh, fw, in, mult] → grouped weight [in·mult, 1, fh, fw].
 at::Tensor depthwiseWeight(const at::Tensor& f) {

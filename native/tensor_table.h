@@ -37,6 +37,11 @@ using KernelFn = std::function<Tensors(const Tensors&, const Attrs&)>;
 // The fused training kernels of fused.cc, merged into runKernel's registry.
 std::vector<std::pair<std::string, KernelFn>> fusedKernels();
 
+// The convolution kernels' cache of filters converted to ATen's layout: drop the entry of a
+// freed source tensor at once (the cache also drops stale entries itself), and count the entries.
+void dropConvertedWeight(const c10::TensorImpl* source);
+size_t convertedWeightCount();
+
 // True when runKernel knows `name`.
 bool hasKernel(const std::string& name);
 

@@ -32,7 +32,7 @@ export interface TorchAddon {
   /** libtorch's intra-op thread count. */
   threads(): number;
   /** Tensors and bytes held by the addon. */
-  live(): { tensors: number; bytes: number };
+  live(): { tensors: number; bytes: number; convertedWeights: number };
   /** libtorch's build configuration. */
   config(): string;
   /** The caching allocator's state (native/allocator.cc); `enabled: false` under FOCAL_YOLO_CACHING_ALLOCATOR=0. */

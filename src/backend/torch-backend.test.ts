@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './index.js';
 import { ADDON_PATH, loadTorchAddon } from './torch-addon.js';
 import { fallbackKernelsUsed, setTorchThreads, torchThreads } from './torch.js';
-import { skipWithoutTorchAddon } from '../../test/helpers.js';
+import { assertAllClose, skipWithoutTorchAddon } from '../../test/helpers.js';
 
 const skip = skipWithoutTorchAddon(ADDON_PATH);
 
@@ -128,4 +128,39 @@ test('tf.profile reports each native kernel\'s own time (the backend times synch
   assert.ok(times[0] > 0.1, `Conv2D took ${times[0]} ms`);
   assert.ok(times[0] + times[1] <= wall, `kernel times ${times.join(' + ')} ms within the ${wall.toFixed(1)} ms call`);
   tf.dispose([x, filter]);
+});
+
+/** 'same' 3×3 convolution, stride 1, batch 1, by definition: x [h, w, c], f [3, 3, c, o]. */
+function conv3x3(x: Float32Array, f: Float32Array, h: number, w: number, c: number, o: number): Float32Array {
+  const y = new Float32Array(h * w * o);
+  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) for (let k = 0; k < o; k++) {
+    let s = 0;
+    for (let di = 0; di < 3; di++) for (let dj = 0; dj < 3; dj++) {
+      const a = i + di - 1, b = j + dj - 1;
+      if (a < 0 || b < 0 || a >= h || b >= w) continue;
+      for (let ci = 0; ci < c; ci++) s += x[(a * w + b) * c + ci] * f[((di * 3 + dj) * c + ci) * o + k];
+    }
+    y[(i * w + j) * o + k] = s;
+  }
+  return y;
+}
+
+test('a filter is converted to ATen\'s layout once; the copy goes with the filter, and a reused id gets its own', { skip }, async () => {
+  await initBackend({ prefer: 'torch', quiet: true });
+  const addon = loadTorchAddon();
+  const x = tf.randomUniform([1, 5, 6, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+  const base = addon.live().convertedWeights;
+  for (let k = 0; k < 3; k++) {
+    const f = tf.randomUniform([3, 3, 3, 4], -1, 1, 'float32', 10 + k) as tf.Tensor4D;
+    const want = conv3x3(x.dataSync() as Float32Array, f.dataSync() as Float32Array, 5, 6, 3, 4);
+    for (let r = 0; r < 2; r++) {
+      const y = tf.conv2d(x, f, 1, 'same');
+      assertAllClose(y.dataSync(), want, { rtol: 1e-5, atol: 1e-5, what: `filter ${k}, call ${r}` });
+      y.dispose();
+      assert.equal(addon.live().convertedWeights, base + 1, `filter ${k}, call ${r}: converted copies held`);
+    }
+    f.dispose();
+    assert.equal(addon.live().convertedWeights, base, `filter ${k}: its converted copy outlived it`);
+  }
+  x.dispose();
 });

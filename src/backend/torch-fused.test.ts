@@ -158,6 +158,14 @@ test('native Mish and its gradient match x·tanh(softplus(x)) composed on cpu', 
     x.dispose();
   }
   assert.ok(tf.getKernel(FUSED_KERNEL_NAMES.mish, 'torch') !== undefined);
+  // on torch, many threads' worth of values across the range against x·tanh(softplus(x)) in double
+  const n = 200_003;
+  const dense = Float32Array.from({ length: n }, (_, i) => -60 + (120 * i) / (n - 1));
+  const x = tf.tensor1d(dense);
+  const y = values(mish(x));
+  const truth = Float32Array.from(dense, (v) => v * Math.tanh(v > 30 ? v : Math.log1p(Math.exp(v))));
+  assertAllClose(y, truth, { rtol: 2e-6, atol: 1e-30, what: 'mish over [−60, 60]' });
+  x.dispose();
 });
 
 test('repeated fused training steps leak no tensors (tfjs and native counts stay flat)', { skip }, async () => {

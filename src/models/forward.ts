@@ -23,7 +23,63 @@ function activate(x: tf.Tensor4D, activation: ConvNode['activation']): tf.Tensor
   return x;
 }
 
-function conv(node: ConvNode, x: tf.Tensor4D, param: ParamLookup, training: boolean, inputGradient: boolean): tf.Tensor4D {
+/** A convolution's filter and bias with its BatchNorm (running statistics) folded in. */
+interface FoldedConv {
+  filter: tf.Tensor4D;
+  bias: tf.Tensor1D;
+}
+
+// y = γ·(conv(x) − μ)/√(σ²+ε) + β  =  conv(x; W·s) + (β − μ·s),  s = γ/√(σ²+ε)
+function foldBatchNorm(kernel: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor): FoldedConv {
+  const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON)));
+  return { filter: tf.mul(kernel, scale) as tf.Tensor4D, bias: tf.sub(beta, tf.mul(mean, scale)) as tf.Tensor1D };
+}
+
+/**
+ * Inference-mode BatchNorm folds, one per convolution, each valid while its source variables hold
+ * the values it was computed from (the variables' current `dataId`s: `assign`, an optimizer step
+ * and a checkpoint load all give a variable a new one). A stale fold is disposed and recomputed on
+ * its next use, so the cache holds at most one fold per layer.
+ *
+ * @example
+ * ```ts
+ * const folds = new FoldCache();
+ * const outs = tf.tidy(() => runGraph(graph, images, param, false, folds)); // folds computed once
+ * folds.dispose();                                                         // with the model
+ * ```
+ */
+export class FoldCache {
+  private readonly entries = new Map<string, { ids: object[]; fold: FoldedConv }>();
+
+  /** The fold of `layer` for the current values of `sources`, computed by `make` when missing or stale. */
+  get(layer: string, sources: tf.Tensor[], make: () => FoldedConv): FoldedConv {
+    const ids = sources.map((v) => v.dataId);
+    const hit = this.entries.get(layer);
+    if (hit !== undefined && hit.ids.length === ids.length && hit.ids.every((id, i) => id === ids[i])) return hit.fold;
+    if (hit !== undefined) tf.dispose([hit.fold.filter, hit.fold.bias]);
+    const fold = tf.tidy(() => {
+      const f = make();
+      return [f.filter, f.bias] as const;
+    });
+    const entry = { ids, fold: { filter: tf.keep(fold[0]), bias: tf.keep(fold[1]) } };
+    this.entries.set(layer, entry);
+    return entry.fold;
+  }
+
+  /** Number of folds held. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Frees every fold. */
+  dispose(): void {
+    for (const { fold } of this.entries.values()) tf.dispose([fold.filter, fold.bias]);
+    this.entries.clear();
+  }
+}
+
+function conv(node: ConvNode, x: tf.Tensor4D, param: ParamLookup, training: boolean, inputGradient: boolean,
+  folds: FoldCache | undefined): tf.Tensor4D {
   const pad = node.kernel >> 1;
   const strides: [number, number] = [node.stride, node.stride];
   if (!node.batchNorm) {
@@ -38,10 +94,13 @@ function conv(node: ConvNode, x: tf.Tensor4D, param: ParamLookup, training: bool
   const runningMean = param(layer, 'movingMean');
   const runningVar = param(layer, 'movingVariance');
   if (!training) {
-    // y = γ·(conv(x) − μ)/√(σ²+ε) + β  =  conv(x; W·s) + (β − μ·s),  s = γ/√(σ²+ε)
-    const scale = tf.mul(gamma, tf.rsqrt(tf.add(runningVar, BN_EPSILON)));
+    // Off the gradient tape the fold is cached until one of its five variables changes.
+    const sources = [kernel, gamma, beta, runningMean, runningVar];
+    const { filter, bias } = folds !== undefined && tf.engine().state.gradientDepth === 0
+      ? folds.get(node.name, sources, () => foldBatchNorm(kernel, gamma, beta, runningMean, runningVar))
+      : foldBatchNorm(kernel, gamma, beta, runningMean, runningVar);
     const y = tf.fused.conv2d({
-      x, filter: tf.mul(kernel, scale) as tf.Tensor4D, strides, pad, bias: tf.sub(beta, tf.mul(runningMean, scale)),
+      x, filter, strides, pad, bias,
       activation: node.activation === 'leaky' ? 'leakyrelu' : 'linear', leakyreluAlpha: LEAKY_SLOPE,
     });
     return node.activation === 'mish' ? activate(y, 'mish') : y;
@@ -92,13 +151,14 @@ function attention(kind: AttentionKind, name: string, x: tf.Tensor4D, param: Par
   return tf.mul(y, spatial);
 }
 
-function runNode(node: GraphNode, inputs: (i: number) => tf.Tensor4D, param: ParamLookup, training: boolean): tf.Tensor4D {
+function runNode(node: GraphNode, inputs: (i: number) => tf.Tensor4D, param: ParamLookup, training: boolean,
+  folds: FoldCache | undefined): tf.Tensor4D {
   switch (node.kind) {
     case 'input':
       throw new Error('runGraph: the input node has no operation');
     case 'conv':
       // the network's input (node 0) needs no gradient
-      return conv(node, inputs(node.input), param, training, node.input !== 0);
+      return conv(node, inputs(node.input), param, training, node.input !== 0, folds);
     case 'add':
       return tf.add(inputs(node.inputs[0]), inputs(node.inputs[1]));
     case 'concat':
@@ -130,9 +190,11 @@ function lastUses(graph: Graph): number[] {
 
 /**
  * Runs the graph on NHWC `images` and returns the output nodes (level 0 first). Must be called
- * inside `tf.tidy` (or a gradient function), which owns the intermediates.
+ * inside `tf.tidy` (or a gradient function), which owns the intermediates. With `folds`, inference
+ * reuses the BatchNorm folds it holds (outside a gradient tape; the caller disposes `folds`).
  */
-export function runGraph(graph: Graph, images: tf.Tensor4D, param: ParamLookup, training: boolean): tf.Tensor4D[] {
+export function runGraph(graph: Graph, images: tf.Tensor4D, param: ParamLookup, training: boolean,
+  folds?: FoldCache): tf.Tensor4D[] {
   const values: (tf.Tensor4D | undefined)[] = [images];
   // Outside a gradient tape, free each activation after its last reader to bound memory.
   const free = tf.engine().state.gradientDepth === 0;
@@ -144,7 +206,7 @@ export function runGraph(graph: Graph, images: tf.Tensor4D, param: ParamLookup, 
   };
   for (let i = 1; i < graph.nodes.length; i++) {
     // a tidy per node drops its temporaries (folded kernels, statistics) at once
-    values[i] = tf.tidy(() => runNode(graph.nodes[i], get, param, training));
+    values[i] = tf.tidy(() => runNode(graph.nodes[i], get, param, training, folds));
     if (free) {
       const node = graph.nodes[i];
       const ins = 'inputs' in node ? node.inputs : 'input' in node ? [node.input] : [];

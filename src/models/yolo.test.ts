@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { assertAllClose, backendsUnderTest, useBackend } from '../../test/helpers.js';
 import type { BackendName } from '../backend/index.js';
-import { createYolo, type CreateYoloOptions } from './yolo.js';
+import { createYolo, type CreateYoloOptions, type Yolo } from './yolo.js';
 
 // the main backend (fastest available) for everything not checked per backend
 before(async () => {
@@ -192,13 +192,73 @@ test('YOLOv4 (Mish backbone) trains on a tiny input: finite non-zero gradients, 
 });
 
 test('predictRaw leaves no tensors behind, in inference and in a training step', () => {
-  const model = createYolo({ variant: 'yolov4-tiny', numClasses: 1, inputShape: [32, 32], phi: 1, seed: 2 });
   const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
-  const before = tf.memory().numTensors;
+  const start = tf.memory().numTensors;
+  const model = createYolo({ variant: 'yolov4-tiny', numClasses: 1, inputShape: [32, 32], phi: 1, seed: 2 });
+  tf.dispose(model.predictRaw(x));
+  // inference keeps one folded filter and bias per BatchNorm convolution, nothing else
+  const withFolds = tf.memory().numTensors;
+  const bnConvs = model.graph.nodes.filter((n) => n.kind === 'conv' && n.batchNorm).length;
+  assert.equal(withFolds, start + model.params.length + 2 * bnConvs);
   tf.dispose(model.predictRaw(x));
   const { value, grads } = tf.variableGrads(() => tf.sum(model.predictRaw(x, true)[1]) as tf.Scalar, model.trainableVariables());
   tf.dispose([value, ...Object.values(grads)]);
-  assert.equal(tf.memory().numTensors, before);
-  tf.dispose(x);
+  assert.equal(tf.memory().numTensors, withFolds);
   model.dispose();
+  assert.equal(tf.memory().numTensors, start);
+  tf.dispose(x);
+});
+
+test('inference follows every weight change (cached BatchNorm folds): assignments and training steps', async () => {
+  for (const backend of await trainingBackends()) {
+    await useBackend(backend);
+    const opts: CreateYoloOptions = { variant: 'yolov4-tiny', numClasses: 1, inputShape: [32, 32], seed: 5 };
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 6) as tf.Tensor4D;
+    const start = tf.memory().numTensors;
+    const model = createYolo(opts);
+    const infer = (m: Yolo): Float32Array[] => {
+      const outs = m.predictRaw(x);
+      const v = outs.map((o) => o.dataSync() as Float32Array);
+      tf.dispose(outs);
+      return v;
+    };
+    // truth: a new model (no folds yet) given the model's current weights
+    const fresh = (): Float32Array[] => {
+      const m = createYolo(opts);
+      for (const p of model.params) m.writeParam(p.key, model.readParam(p.key));
+      const v = infer(m);
+      m.dispose();
+      return v;
+    };
+    const check = (actual: Float32Array[], what: string) => {
+      const expected = fresh();
+      actual.forEach((a, i) => assertAllClose(a, expected[i], { rtol: 1e-5, atol: 1e-6, what: `${backend} ${what} level ${i}` }));
+    };
+    const first = infer(model);
+    const held = tf.memory().numTensors;
+    assert.deepEqual(infer(model), first, `${backend}: a second inference differs`);
+    // assignments, as a checkpoint or Darknet load makes them: one BN statistic, one filter
+    const mean = 'backbone.resblock_body1.conv1.bn.running_mean';
+    model.writeParam(mean, model.readParam(mean).map((_, i) => 0.05 * i));
+    const w = 'backbone.conv2.conv.weight';
+    model.writeParam(w, model.readParam(w).map((v) => -2 * v));
+    const assigned = infer(model);
+    assert.notDeepEqual(assigned[0], first[0], `${backend}: inference ignored the new weights`);
+    check(assigned, 'after assignments');
+    assert.equal(tf.memory().numTensors, held, `${backend}: stale folds were not freed`);
+    // a training step moves filters, γ, β and the running statistics
+    const sgd = tf.train.sgd(0.05);
+    const cost = sgd.minimize(() => tf.addN(model.predictRaw(x, true).map((o) => tf.mean(tf.square(o)))) as tf.Scalar, true,
+      model.trainableVariables());
+    tf.dispose(cost ?? []);
+    sgd.dispose();
+    const trained = infer(model);
+    assert.notDeepEqual(trained[0], assigned[0], `${backend}: inference ignored the training step`);
+    check(trained, 'after a training step');
+    assert.equal(tf.memory().numTensors, held, `${backend}: stale folds were not freed`);
+    model.dispose();
+    assert.equal(tf.memory().numTensors, start, `${backend}: dispose left folds behind`);
+    x.dispose();
+  }
+  await backendsUnderTest();
 });

@@ -3,7 +3,7 @@
  * usable with `tf.variableGrads` / `optimizer.minimize`), raw head outputs, freezing, parameter I/O.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { runGraph } from './forward.js';
+import { FoldCache, runGraph } from './forward.js';
 import type { Graph } from './graph.js';
 import { graphParams, sizeOf, type ParamRole, type ParamSpec } from './params.js';
 import { fillNormal, fillUniform, uniformGenerator } from './random.js';
@@ -103,6 +103,8 @@ export class Yolo {
   private readonly variables = new Map<string, tf.Variable>();
   private readonly byLayerRole = new Map<string, tf.Variable>();
   private frozen = false;
+  /** Inference's BatchNorm folds, recomputed when their variables change. */
+  private readonly folds = new FoldCache();
 
   /** @internal use {@link createYolo}. */
   constructor(opts: CreateYoloOptions) {
@@ -144,7 +146,7 @@ export class Yolo {
       throw new Error('predictRaw: training-mode BatchNorm needs more than one value per channel; use a batch of 2 or larger images.');
     }
     if (training) this.batchesTracked++;
-    return tf.tidy(() => runGraph(this.graph, tf.cast(images, 'float32'), this.param, training));
+    return tf.tidy(() => runGraph(this.graph, tf.cast(images, 'float32'), this.param, training, this.folds));
   }
 
   private readonly param = (layer: string, role: ParamRole): tf.Variable => {
@@ -208,6 +210,7 @@ export class Yolo {
 
   /** Frees every variable. */
   dispose(): void {
+    this.folds.dispose();
     for (const v of this.variables.values()) v.dispose();
     this.variables.clear();
     this.byLayerRole.clear();
