@@ -1,5 +1,5 @@
 /**
- * `focal-yolo demo [--loss bce|focal] [--size 128] [--minutes 5|8 | --epochs N] [--quick] [--out runs/demo]`:
+ * `focal-yolo demo [--loss bce|focal] [--size 128|96] [--minutes 5|8 | --epochs N] [--quick] [--out runs/demo]`:
  * synthetic data → YOLOv4-tiny training → evaluation → detections on held-out images → report.html.
  */
 import type { Command } from 'commander';
@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .command('demo')
     .description('no network needed: synthesise shapes, train YOLOv4-tiny with focal (or BCE) objectness, evaluate, detect, write runs/demo/ with report.html')
     .option('--loss <kind>', 'objectness loss: focal or bce', 'focal')
-    .option('--size <n>', 'image and network input side, a multiple of 32 (default 128; 64 with --quick)', intOption('size', 64, 1024))
+    .option('--size <n>', 'image and network input side, a multiple of 32 (default 128 on torch, 96 on wasm; 64 with --quick)', intOption('size', 64, 1024))
     .option('--minutes <m>', 'training time budget; the epochs are fitted to it (default 5 on torch, 8 on wasm: the whole demo stays under 10 min; --quick trains 5 epochs instead)', numberOption('minutes', 0.1, 1440))
     .option('--epochs <n>', 'train exactly N epochs instead of fitting them to --minutes', intOption('epochs', 1, 10000))
     .option('--images <n>', 'training + validation images (default 480; 48 with --quick)', intOption('images', 10, 1_000_000))

@@ -5,4 +5,4 @@ export { renderReportHtml, escapeHtml } from './html.js';
 export { objectnessSplit, precisionEnvelope, renderSvg, lossCurves, learningRateCurve, mapCurve, objectnessSplitChart, ptHistogramChart, prCurves, type ObjectnessSplit } from './charts.js';
 export { renderValidationGrid, type GridImage, type GridOptions } from './grid.js';
 export { writeReport, writeComparison, reportCallback, REPORT_FILE } from './write.js';
-export { runDemo, formatDemoSummary, defaultDemoMinutes, type DemoOptions, type DemoResult } from './demo.js';
+export { runDemo, formatDemoSummary, defaultDemoMinutes, defaultDemoSize, type DemoOptions, type DemoResult } from './demo.js';
