@@ -149,8 +149,9 @@ function demoConfig(data: string, out: string, o: { focal: boolean; size: number
  * Keeps the run inside `seconds`: after each epoch, sets `config.epochs` to what fits at the median
  * epoch time so far (the trainer reads it live, so the cosine schedule and the last-epoch
  * validation follow; one slow epoch on a busy machine does not cut the run). It lengthens the run
- * only in its first half; past the budget plus a minute (1.5× for budgets under two minutes) it stops
- * the run (status interrupted).
+ * only in its first half and only when two or more epochs more fit (no flip-flop on timing noise);
+ * past the budget plus a minute (1.5× for budgets under two minutes) it stops the run (status
+ * interrupted).
  */
 function timeBudget(config: TrainConfig, seconds: number, log: (line: string) => void): TrainCallback {
   const start = performance.now();
@@ -167,8 +168,9 @@ function timeBudget(config: TrainConfig, seconds: number, log: (line: string) =>
       const pace = sorted[Math.floor((sorted.length - 1) / 2)];
       const done = ctx.epoch + 1;
       const fits = Math.min(300, done + Math.max(1, Math.floor((seconds - now) / pace)));
-      // lengthen only in the first half (later the learning rate would climb back up); shorten any time
-      const change = fits < config.epochs || (fits > config.epochs && 2 * done <= config.epochs);
+      // lengthen only in the first half (later the learning rate would climb back up) and only by a clear
+      // margin (two epochs), so that timing noise does not flip the count back and forth; shorten any time
+      const change = fits < config.epochs || (fits > config.epochs + 1 && 2 * done <= config.epochs);
       if (change && done < config.epochs) {
         log(`demo: ${pace.toFixed(1)} s per epoch: training ${fits} epochs instead of ${config.epochs} to fill ${Math.round(seconds)} s`);
         config.epochs = fits;
