@@ -8,6 +8,7 @@
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { CHUNK_ELEMENTS, convGeometry, type ConvGeometry } from './wasm-conv-common.js';
+import { wasmAddRuns } from './wasm-filter-grad.js';
 import { asWasmBackend, heapFloats, release, releaseRowView, rowView, runWasmKernel, type WasmBackendInternals } from './wasm-internals.js';
 
 const KERNEL = 'Conv2DBackpropInput';
@@ -150,7 +151,8 @@ export const FEW_CHANNELS = 8;
  * Adds the windows of dcols (output positions m0 … m0+rows−1, [rows, K·K·Ci]) into dx, one segment of
  * an output row at a time. Per window row ky, the outputs whose window lies inside dx add one contiguous
  * run of KW·Ci values (contiguous in dcols and in NHWC dx) without bounds checks or divisions; only the
- * edge outputs go tap by tap. At 416²×3→32 s2 this took col2im from 39 to 16 ms (CPU), the GEMM being 28.
+ * edge outputs go tap by tap. The contiguous runs are added by the WebAssembly SIMD module's `addRuns`
+ * (wasm-filter-grad.wat); at 416²×3→32 s2 col2im took 39 ms (CPU, per-tap JS), then 16 (runs in JS).
  */
 function col2imAdd(backend: WasmBackendInternals, cols: TensorInfo, dx: TensorInfo, g: ConvGeometry, m0: number, rows: number): void {
   const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideWidth: sx } = g;
@@ -158,6 +160,7 @@ function col2imAdd(backend: WasmBackendInternals, cols: TensorInfo, dx: TensorIn
   const step = sx * c;
   const { heap, start: dst } = heapFloats(backend, dx);
   const src = heapFloats(backend, cols).start;
+  const addRuns = wasmAddRuns(backend);
   for (let m = m0; m < m0 + rows; ) {
     // A segment of one output row: fixed (n, oy), ox from ox0 to ox1 − 1.
     const ox0 = m % wo;
@@ -173,22 +176,9 @@ function col2imAdd(backend: WasmBackendInternals, cols: TensorInfo, dx: TensorIn
       const inFirst = Math.min(ox1, Math.max(ox0, Math.ceil(g.padLeft / sx)));
       const inEnd = Math.max(inFirst, Math.min(ox1, Math.floor((w - kw + g.padLeft) / sx) + 1));
       const run = kw * c;
-      let s = rowSrc + inFirst * patch + ky * run;
-      let d = rowDst + (inFirst * sx - g.padLeft) * c;
-      if (run === 9) {
-        for (let ox = inFirst; ox < inEnd; ox++, s += patch, d += step) {
-          heap[d] += heap[s];
-          heap[d + 1] += heap[s + 1];
-          heap[d + 2] += heap[s + 2];
-          heap[d + 3] += heap[s + 3];
-          heap[d + 4] += heap[s + 4];
-          heap[d + 5] += heap[s + 5];
-          heap[d + 6] += heap[s + 6];
-          heap[d + 7] += heap[s + 7];
-          heap[d + 8] += heap[s + 8];
-        }
-      } else {
-        for (let ox = inFirst; ox < inEnd; ox++, s += patch, d += step) for (let k = 0; k < run; k++) heap[d + k] += heap[s + k];
+      // byte addresses (heap indices are floats); >>> 0 keeps them unsigned past 2 GiB
+      if (inEnd > inFirst) {
+        addRuns(((rowSrc + inFirst * patch + ky * run) * 4) >>> 0, ((rowDst + (inFirst * sx - g.padLeft) * c) * 4) >>> 0, inEnd - inFirst, run, patch * 4, step * 4);
       }
       // The outputs at the edges, tap by tap with bounds checks.
       for (const [a, b] of [[ox0, inFirst], [inEnd, ox1]]) {

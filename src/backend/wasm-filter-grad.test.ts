@@ -7,10 +7,10 @@ import { FILTER_GRAD_WASM, FILTER_GRAD_WASM_SHARED } from './wasm-filter-grad-by
 test('the committed filter-gradient wasm bytes are the compiled .wat source (npm run build:wasm-kernel)', async () => {
   const source = readFileSync(WAT_PATH, 'utf8');
   assert.equal(readFileSync(BYTES_PATH, 'utf8'), await generatedSource(source), 'wasm-filter-grad-bytes.ts is stale: run npm run build:wasm-kernel');
-  // Both variants decode to valid modules with the one export, importing a plain / a shared memory.
+  // Both variants decode to valid modules with the two exports, importing a plain / a shared memory.
   for (const [base64, shared] of [[FILTER_GRAD_WASM, false], [FILTER_GRAD_WASM_SHARED, true]] as const) {
     const module = new WebAssembly.Module(Buffer.from(base64, 'base64'));
-    assert.deepEqual(WebAssembly.Module.exports(module), [{ name: 'accumulate', kind: 'function' }]);
+    assert.deepEqual(WebAssembly.Module.exports(module), [{ name: 'accumulate', kind: 'function' }, { name: 'addRuns', kind: 'function' }]);
     assert.deepEqual(WebAssembly.Module.imports(module), [{ module: 'env', name: 'memory', kind: 'memory' }]);
     const memory = new WebAssembly.Memory(shared ? { initial: 1, maximum: 65536, shared: true } : { initial: 1 });
     assert.ok(new WebAssembly.Instance(module, { env: { memory } }));
@@ -40,5 +40,27 @@ test('the kernel accumulates x-tap × dy products over pixels and rows (hand-com
       for (let r = 0; r < 2; r++) for (let i = 0; i < 3; i++) expected += (x[4 * r + i + tapFloats[t]] ?? 0) * f[64 + 24 * r + 8 * i + c];
       assert.equal(f[256 + t * 8 + c], expected, `tap ${t} channel ${c}`);
     }
+  }
+});
+
+test('addRuns adds runs window by window, overlapping windows accumulating in order (hand-computed case)', async () => {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const { addRuns } = new WebAssembly.Instance(new WebAssembly.Module(await compileKernel(readFileSync(WAT_PATH, 'utf8'), false)), { env: { memory } }).exports as {
+    addRuns: (...args: number[]) => void;
+  };
+  const f = new Float32Array(memory.buffer);
+  for (const run of [1, 3, 4, 9, 13]) {
+    // src: 4 windows of `run` values, 16 floats apart, at float 0; dst at float 512, windows 2 floats apart
+    // (they overlap whenever run > 2), starting from dst[k] = k.
+    f.fill(0);
+    for (let w = 0; w < 4; w++) for (let k = 0; k < run; k++) f[16 * w + k] = (w + 1) * 100 + k;
+    for (let k = 0; k < 64; k++) f[512 + k] = k;
+    const expected = Array.from({ length: 64 }, (_, k) => k);
+    for (let w = 0; w < 4; w++) for (let k = 0; k < run; k++) expected[2 * w + k] += (w + 1) * 100 + k;
+    addRuns(0, 512 * 4, 4, run, 16 * 4, 2 * 4);
+    assert.deepEqual(Array.from(f.subarray(512, 576)), expected, `run ${run}`);
+    // count 0 changes nothing
+    addRuns(0, 512 * 4, 0, run, 16 * 4, 2 * 4);
+    assert.deepEqual(Array.from(f.subarray(512, 576)), expected, `run ${run}, count 0`);
   }
 });

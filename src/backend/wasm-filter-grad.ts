@@ -92,8 +92,12 @@ interface Helper {
   sequence: number;
 }
 
+/** The .wat's `addRuns`: count times dst[0 … run) += src[0 … run), src += srcStep, dst += dstStep (byte addresses). */
+export type AddRuns = (src: number, dst: number, count: number, run: number, srcStep: number, dstStep: number) => void;
+
 interface Instance {
   accumulate: Accumulate;
+  addRuns: AddRuns;
   helpers: Helper[];
 }
 
@@ -130,7 +134,9 @@ function kernelFor(backend: WasmBackendInternals, threads: number): Instance {
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const bytes = Buffer.from(shared ? FILTER_GRAD_WASM_SHARED : FILTER_GRAD_WASM, 'base64');
   const module = new WebAssembly.Module(bytes);
-  const accumulate = new WebAssembly.Instance(module, { env: { memory } }).exports.accumulate as Accumulate;
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const accumulate = exports.accumulate as Accumulate;
+  const addRuns = exports.addRuns as AddRuns;
   const helpers: Helper[] = [];
   for (let i = 1; shared && i < threads; i++) {
     const control = new SharedArrayBuffer(3 * 4);
@@ -139,9 +145,14 @@ function kernelFor(backend: WasmBackendInternals, threads: number): Instance {
     worker.unref(); // it waits for jobs forever
     helpers.push({ control: new Int32Array(control), args: new Float64Array(args), sequence: 0 });
   }
-  const instance = { accumulate, helpers };
+  const instance = { accumulate, addRuns, helpers };
   instances.set(backend.wasm, instance);
   return instance;
+}
+
+/** The module's `addRuns` on this backend's memory (col2im of the few-channel input gradient). */
+export function wasmAddRuns(backend: WasmBackendInternals): AddRuns {
+  return kernelFor(backend, backendThreads(backend)).addRuns;
 }
 
 /** How many helper threads the kernel runs on with this backend (0: the calling thread only). */

@@ -92,4 +92,33 @@
       (local.set $x (i32.add (local.get $x) (local.get $xRowStep)))
       (local.set $dy (i32.add (local.get $dy) (local.get $dyRowStep)))
       (br_if $row (local.tee $rows (i32.sub (local.get $rows) (i32.const 1))))))
+;; col2im's inner loop for Conv2DBackpropInput with few channels (wasm-conv-backprop-input.ts): count
+;; times, dst[0 … run) += src[0 … run) (floats), then src += srcStep and dst += dstStep (bytes). Runs are
+;; added in order, so windows that overlap in dst (stride < kernel) accumulate as in the scalar loop.
+  (func (export "addRuns")
+    (param $src i32) (param $dst i32) (param $count i32) (param $run i32) (param $srcStep i32) (param $dstStep i32)
+    (local $k i32) (local $vecEnd i32) (local $s i32) (local $d i32)
+    (if (i32.eqz (local.get $count)) (then (return)))
+    ;; Bytes of the run covered by whole f32x4 vectors.
+    (local.set $vecEnd (i32.shl (i32.and (local.get $run) (i32.const -4)) (i32.const 2)))
+    (local.set $run (i32.shl (local.get $run) (i32.const 2)))
+    (loop $window
+      (local.set $k (i32.const 0))
+      (block $vecDone
+        (br_if $vecDone (i32.eqz (local.get $vecEnd)))
+        (loop $vec
+          (local.set $s (i32.add (local.get $src) (local.get $k)))
+          (local.set $d (i32.add (local.get $dst) (local.get $k)))
+          (v128.store (local.get $d) (f32x4.add (v128.load (local.get $d)) (v128.load (local.get $s))))
+          (br_if $vec (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 16))) (local.get $vecEnd)))))
+      (block $tailDone
+        (br_if $tailDone (i32.ge_u (local.get $k) (local.get $run)))
+        (loop $tail
+          (local.set $s (i32.add (local.get $src) (local.get $k)))
+          (local.set $d (i32.add (local.get $dst) (local.get $k)))
+          (f32.store (local.get $d) (f32.add (f32.load (local.get $d)) (f32.load (local.get $s))))
+          (br_if $tail (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 4))) (local.get $run)))))
+      (local.set $src (i32.add (local.get $src) (local.get $srcStep)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $dstStep)))
+      (br_if $window (local.tee $count (i32.sub (local.get $count) (i32.const 1))))))
 )
