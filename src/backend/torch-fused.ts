@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAttrs } from './torch-addon.js';
 import type { TorchBackend } from './torch-backend.js';
+import { input } from './torch-kernels.js';
 
 /** tfjs kernel names of the fused ops (registered for the `torch` backend only). */
 export const FUSED_KERNEL_NAMES = {
@@ -20,11 +21,7 @@ export const FUSED_KERNEL_NAMES = {
 type FusedKernel = (b: TorchBackend, inputs: tf.NamedTensorInfoMap, attrs: Record<string, unknown>) => tf.TensorInfo[];
 
 function inputList(inputs: tf.NamedTensorInfoMap, names: string[], kernel: string): tf.TensorInfo[] {
-  return names.map((n) => {
-    const t = inputs[n];
-    if (t === undefined) throw new Error(`${kernel}: input '${n}' is missing.`);
-    return t;
-  });
+  return names.map((n) => input(inputs, n, kernel));
 }
 
 /** The fused kernels, by tfjs kernel name: the inputs and attributes pass through to the addon. */
@@ -108,10 +105,9 @@ export function convBatchNormActivation(args: ConvBatchNormArgs): tf.Tensor4D | 
       value: out as tf.Tensor4D,
       gradFunc: (dy, saved) => {
         const [sx, sw, sg, sy, smean, sinv, sact] = saved;
-        const grads = tf.engine().runKernel(FUSED_KERNEL_NAMES.convBatchNormGrad,
+        return tf.engine().runKernel(FUSED_KERNEL_NAMES.convBatchNormGrad,
           { dy, x: sx, filter: sw, gamma: sg, y: sy, mean: smean, invStd: sinv, saved: sact } as unknown as tf.NamedTensorMap,
           { ...attrs, needDx: args.inputGradient } as unknown as tf.NamedAttrMap) as tf.Tensor[];
-        return grads;
       },
     };
   };

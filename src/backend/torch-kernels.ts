@@ -11,7 +11,8 @@ type Inputs = tf.NamedTensorInfoMap;
 type Attrs = Record<string, unknown>;
 type NativeKernel = (b: TorchBackend, inputs: Inputs, attrs: Attrs) => tf.TensorInfo | tf.TensorInfo[];
 
-function input(inputs: Inputs, name: string, kernel: string): tf.TensorInfo {
+/** The named input of a kernel call; a clear error naming the kernel when it is missing. */
+export function input(inputs: Inputs, name: string, kernel: string): tf.TensorInfo {
   const t = inputs[name];
   if (t === undefined) throw new Error(`${kernel}: input '${name}' is missing.`);
   return t;
