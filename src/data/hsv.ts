@@ -4,6 +4,8 @@
  * S' = clip(x·r_s), V' = clip(x·r_v), each truncated to uint8, then OpenCV's HSV→RGB.
  */
 
+import { dataArea, FACTOR_AT, HDIV_AT, LUT_H_AT, LUT_S_AT, LUT_V_AT, pixelKernels, SDIV_AT } from './pixels.js';
+
 const HSV_SHIFT = 12;
 const HALF = 1 << (HSV_SHIFT - 1);
 // OpenCV's fixed-point reciprocal tables: round((255 << 12) / v) and round((180 << 12) / (6·diff)).
@@ -103,16 +105,8 @@ export function hsvToRgb(h: number, s: number, v: number): [number, number, numb
 /** The three jitter factors `[r_h, r_s, r_v]`, each `U(−1, 1)·[hue, sat, val] + 1`. */
 export type HsvGains = [number, number, number];
 
-/**
- * Applies the reference's HSV jitter in place to 8-bit RGB pixels.
- *
- * @param data RGB bytes, HWC
- * @param gains `[r_h, r_s, r_v]`; `[1, 1, 1]` is OpenCV's RGB→HSV→RGB round trip
- * @example
- * hsvJitter(image.data, [1.05, 0.8, 1.2]);
- */
-export function hsvJitter(data: Uint8Array, gains: HsvGains): void {
-  const [rh, rs, rv] = gains;
+/** The jitter's lookup tables: H' = trunc((x·r_h) mod 180), S' and V' = trunc(clip(x·r, 0, 255)). */
+function jitterTables([rh, rs, rv]: HsvGains): { lutH: Uint8Array; lutS: Uint8Array; lutV: Uint8Array } {
   const lutH = new Uint8Array(256);
   const lutS = new Uint8Array(256);
   const lutV = new Uint8Array(256);
@@ -121,6 +115,54 @@ export function hsvJitter(data: Uint8Array, gains: HsvGains): void {
     lutS[x] = Math.trunc(Math.min(255, Math.max(0, x * rs)));
     lutV[x] = Math.trunc(Math.min(255, Math.max(0, x * rv)));
   }
+  return { lutH, lutS, lutV };
+}
+
+let tablesWritten = false;
+
+/**
+ * Applies the reference's HSV jitter in place to 8-bit RGB pixels (through the WebAssembly kernel in
+ * pixels.wat; {@link hsvJitterScalar} is the same in JavaScript).
+ *
+ * @param data RGB bytes, HWC
+ * @param gains `[r_h, r_s, r_v]`; `[1, 1, 1]` is OpenCV's RGB→HSV→RGB round trip
+ * @example
+ * hsvJitter(image.data, [1.05, 0.8, 1.2]);
+ */
+export function hsvJitter(data: Uint8Array, gains: HsvGains): void {
+  if (data.length % 3 !== 0) throw new Error(`hsvJitter: ${data.length} bytes are not whole RGB pixels`);
+  const k = pixelKernels();
+  const at = dataArea(data.length);
+  const { lutH, lutS, lutV } = jitterTables(gains);
+  const memory = new Uint8Array(k.memory.buffer);
+  if (!tablesWritten) {
+    new Int32Array(k.memory.buffer, SDIV_AT, 256).set(SDIV);
+    new Int32Array(k.memory.buffer, HDIV_AT, 256).set(HDIV);
+    const factor = new Float32Array(k.memory.buffer, FACTOR_AT, 180 * 256 * 4);
+    for (let i = 0; i < 180 * 256; i++) {
+      factor[4 * i] = FACTOR_R[i];
+      factor[4 * i + 1] = FACTOR_G[i];
+      factor[4 * i + 2] = FACTOR_B[i];
+    }
+    tablesWritten = true;
+  }
+  memory.set(lutH, LUT_H_AT);
+  memory.set(lutS, LUT_S_AT);
+  memory.set(lutV, LUT_V_AT);
+  memory.set(data, at);
+  k.hsv(at, data.length / 3);
+  data.set(memory.subarray(at, at + data.length));
+}
+
+/**
+ * {@link hsvJitter} in plain JavaScript, pixel by pixel: the readable statement of the arithmetic, which
+ * the WebAssembly kernel (pixels.wat) reproduces bit for bit; tests compare the two on every colour.
+ *
+ * @example
+ * hsvJitterScalar(image.data, [1.05, 0.8, 1.2]);
+ */
+export function hsvJitterScalar(data: Uint8Array, gains: HsvGains): void {
+  const { lutH, lutS, lutV } = jitterTables(gains);
   for (let i = 0; i < data.length; i += 3) {
     const r = data[i];
     const g = data[i + 1];
