@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- data [--images 240] [--size 416] [--batch 8] [--warmup 3] [--batches 20] [--repeats 2] [--stages]`: images/s of the
+ * `npm run bench -- data [--images 240] [--size 416] [--batch 8] [--warmup 3] [--batches 20] [--repeats 2] [--stages] [--resampler pil|libvips]`: images/s of the
  * training pipeline (reference defaults: mosaic 0.5, mixup 0.5 after mosaic) at 416 with 1 and 2
  * workers on the synthetic set, against the reference's PIL/NumPy/OpenCV pipeline (bench/data_ref.py,
  * torch DataLoader with the same number of workers) on the same images. `--stages` adds the CPU cost
@@ -10,7 +10,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createLoader, readSplit, synthesizeDataset } from '../src/data/index.js';
-import { decodeImage } from '../src/data/image.js';
+import { decodeImage, type Resampler } from '../src/data/image.js';
 import { hsvJitter } from '../src/data/hsv.js';
 import { pipelineItems, SamplePipeline, writePixels } from '../src/data/pipeline.js';
 import type { Sample } from '../src/data/types.js';
@@ -23,8 +23,8 @@ interface PyResult {
   images: number;
 }
 
-async function measureOurs(samples: Parameters<typeof createLoader>[0], workers: number, batch: number, batches: number, warmup: number, seed: number) {
-  const loader = createLoader(samples, { inputShape: [416, 416], batchSize: batch, workers, seed, epochs: 300 });
+async function measureOurs(samples: Parameters<typeof createLoader>[0], workers: number, batch: number, batches: number, warmup: number, seed: number, resampler: Resampler) {
+  const loader = createLoader(samples, { inputShape: [416, 416], batchSize: batch, workers, seed, epochs: 300, resampler });
   try {
     const it = loader.epoch(0)[Symbol.asyncIterator]();
     // worker start-up and the batches already under way when timing starts are not timed
@@ -47,14 +47,14 @@ async function measureOurs(samples: Parameters<typeof createLoader>[0], workers:
 }
 
 /** CPU milliseconds per call of each stage, in this thread with one libvips thread (for `--stages`). */
-async function stagesOurs(samples: Sample[], reps: number, seed: number): Promise<Record<string, number>> {
+async function stagesOurs(samples: Sample[], reps: number, seed: number, resampler: Resampler): Promise<Record<string, number>> {
   const before = sharp.concurrency();
   sharp.concurrency(1);
   try {
     const paths = samples.slice(0, reps).map((s) => s.image);
     const pixels = await Promise.all(paths.map(async (p) => (await decodeImage(p)).data));
     const { width: w, height: h } = await sharp(paths[0]).metadata();
-    const pipeline = new SamplePipeline(pipelineItems(samples), { inputShape: [416, 416], epochs: 300, seed });
+    const pipeline = new SamplePipeline(pipelineItems(samples), { inputShape: [416, 416], epochs: 300, seed, resampler });
     const out = new Float32Array(416 * 416 * 3);
     const cpuMs = async (f: (i: number) => unknown): Promise<number> => {
       for (let i = 0; i < 5; i++) await f(i);
@@ -66,9 +66,9 @@ async function stagesOurs(samples: Sample[], reps: number, seed: number): Promis
     const big: [number, number] = [Math.trunc(1.5 * w!), Math.trunc(1.5 * h!)];
     return {
       decode: await cpuMs((i) => decodeImage(paths[i])),
-      'decode + reduce to 0.7': await cpuMs((i) => decodeImage(paths[i], { size: [Math.trunc(0.7 * w!), Math.trunc(0.7 * h!)] })),
+      'decode + reduce to 0.7': await cpuMs((i) => decodeImage(paths[i], { size: [Math.trunc(0.7 * w!), Math.trunc(0.7 * h!)], resampler, sourceSize: [w!, h!] })),
       // the reference resizes the whole image; we resample only what lands on the 416² canvas
-      'decode + enlarge to 1.5': await cpuMs((i) => decodeImage(paths[i], { size: big, region: [0, 0, 416, 416] })),
+      'decode + enlarge to 1.5': await cpuMs((i) => decodeImage(paths[i], { size: big, region: [0, 0, 416, 416], resampler, sourceSize: [w!, h!] })),
       'HSV jitter': await cpuMs((i) => hsvJitter(pixels[i].slice(), [1.05, 0.8, 1.1])),
       'to float': await cpuMs((i) => writePixels({ pixels: pixels[i], rows: [], kind: 'random' }, out, 0)),
       'whole sample': await cpuMs(async (i) => writePixels(await pipeline.sample(i, 0, i), out, 0)),
@@ -86,6 +86,8 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
   const warmup = Number(args.warmup ?? 3);
   const repeats = Number(args.repeats ?? 2);
   const seed = 11;
+  const resampler = String(args.resampler ?? 'pil');
+  if (resampler !== 'pil' && resampler !== 'libvips') throw new Error(`--resampler ${resampler}: use pil or libvips`);
   const dir = mkdtempSync(join(tmpdir(), 'focal-yolo-bench-data-'));
   try {
     const { yaml } = await synthesizeDataset({ out: dir, images, classes: 4, size, seed: 1, valFraction: 0 });
@@ -101,7 +103,7 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
       const oursRuns: Awaited<ReturnType<typeof measureOurs>>[] = [];
       const refRuns: PyResult[] = [];
       for (let r = 0; r < repeats; r++) {
-        oursRuns.push(await measureOurs(train.samples, workers, batch, batches, warmup, seed));
+        oursRuns.push(await measureOurs(train.samples, workers, batch, batches, warmup, seed, resampler));
         const py = runPython<PyResult>('data_ref.py', { lines, input: [416, 416], batch, batches, warmup, workers, mosaic_prob: 0.5, mixup_prob: 0.5, seed }, { threads: 1 });
         if (py) refRuns.push(py);
       }
@@ -125,7 +127,7 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
     if (args.stages) {
       // per-stage CPU cost, one thread each side, same images (our HSV row includes copying the image, as the reference's OpenCV calls return new arrays)
       const reps = Math.min(60, train.samples.length);
-      const ours = await stagesOurs(train.samples, reps, seed);
+      const ours = await stagesOurs(train.samples, reps, seed, resampler);
       const ref = runPython<Record<string, number>>('data_ref.py', { stages: true, lines, input: [416, 416], reps, seed }, { threads: 1 });
       printTable(Object.keys(ours).map((k) => ({ 'stage (cpu ms/call)': k, ours: ours[k], reference: ref?.[k] ?? 'n/a' })));
       stages = { ours, reference: ref ?? null };
@@ -134,7 +136,7 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
     console.log(`load average (1 min) ${loadBefore[0].toFixed(1)} before, ${loadavg()[0].toFixed(1)} after, on ${cpus().length} cores`);
     console.log(`synthetic set: ${images} images of ${size}x${size}; input 416x416; batch ${batch}; ${warmup} warm-up and ${batches} timed batches; reference HSV via ${hsv}`);
     writeResult('data', {
-      settings: { images, sourceSize: size, input: [416, 416], batch, batches, warmup, repeats, mosaicProb: 0.5, mixupProb: 0.5, referenceHsv: hsv },
+      settings: { images, sourceSize: size, resampler, input: [416, 416], batch, batches, warmup, repeats, mosaicProb: 0.5, mixupProb: 0.5, referenceHsv: hsv },
       results,
       stages: stages ?? null,
       target: 'speed-up >= 1.5 at equal worker count',

@@ -3,12 +3,12 @@
  * grayscale expanded to RGB, alpha flattened onto the reference's grey 128. Never a hand-written decoder.
  */
 import sharp from 'sharp';
-import { resizeBicubic } from './resample.js';
+import { resizeBicubic, sourceRows } from './resample.js';
 
 /** The grey the reference fills empty canvas with. */
 export const GREY = 128;
 
-/** How images are resized: libvips' bicubic (fast) or Pillow's BICUBIC reproduced exactly. */
+/** How images are resized: Pillow's BICUBIC reproduced exactly (the pipeline's default) or libvips' bicubic. */
 export type Resampler = 'libvips' | 'pil';
 
 /** An 8-bit RGB image, row-major HWC. */
@@ -44,23 +44,46 @@ export async function imageSize(path: string): Promise<{ width: number; height: 
  * @param opts.size `[width, height]` to resize to; omitted → original size
  * @param opts.flip mirror horizontally (before resizing)
  * @param opts.region `[left, top, width, height]` of the (resized) image to return; omitted → all of it
- * @param opts.resampler `'libvips'` (default, fast) or `'pil'` (Pillow's BICUBIC bit for bit, slower)
+ * @param opts.resampler `'libvips'` (default here: sharp resizes) or `'pil'` (Pillow's BICUBIC bit for bit, in WebAssembly)
+ * @param opts.rows `[top, height]`: decode only these rows of the (oriented) image (not with `size`)
+ * @param opts.sourceSize `[width, height]` of the image when known: with `'pil'` only the source rows the
+ *   region needs are decoded (a JPEG decode stops early when they end high up)
  * @example
  * const img = await decodeImage('a.jpg', { size: [208, 160] }); // img.data.length === 208 * 160 * 3
  */
 export async function decodeImage(
   path: string,
-  opts: { size?: [number, number]; flip?: boolean; region?: [number, number, number, number]; resampler?: Resampler } = {},
+  opts: {
+    size?: [number, number];
+    flip?: boolean;
+    region?: [number, number, number, number];
+    resampler?: Resampler;
+    rows?: [number, number];
+    sourceSize?: [number, number];
+  } = {},
 ): Promise<RgbImage> {
   if (opts.size && opts.resampler === 'pil') {
-    const full = await decodeImage(path, { flip: opts.flip });
     const [w, h] = opts.size;
     const region = opts.region ?? [0, 0, w, h];
+    if (opts.sourceSize) {
+      const [sw, sh] = opts.sourceSize;
+      const [y0, y1] = sourceRows(sh, h, region[1], region[3]);
+      const part = await decodeImage(path, { flip: opts.flip, rows: [y0, y1 - y0], sourceSize: opts.sourceSize });
+      if (part.width !== sw) throw new Error(`image ${path} is ${part.width} pixels wide, not ${sw}: it changed while in use`);
+      return { data: resizeBicubic(part.data, sw, sh, w, h, region, y0), width: region[2], height: region[3] };
+    }
+    const full = await decodeImage(path, { flip: opts.flip });
     return { data: resizeBicubic(full.data, full.width, full.height, w, h, region), width: region[2], height: region[3] };
   }
   let pipeline = sharp(path, { failOn: 'error' }).autoOrient();
   if (opts.flip) pipeline = pipeline.flop();
   pipeline = pipeline.flatten({ background: { r: GREY, g: GREY, b: GREY } });
+  if (opts.rows && !opts.size) {
+    // after autoOrient (sharp orients before extracting): rows of the image as displayed
+    const width = opts.sourceSize?.[0] ?? (await imageSize(path)).width;
+    const [top, height] = opts.rows;
+    pipeline = pipeline.extract({ left: 0, top, width, height });
+  }
   if (opts.size) {
     const [w, h] = opts.size;
     pipeline = pipeline.resize(w, h, { fit: 'fill', kernel: 'cubic' });

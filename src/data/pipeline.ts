@@ -29,7 +29,7 @@ export interface AugmentOptions extends JitterOptions {
   epochs?: number;
   /** the run's seed [11] */
   seed?: number;
-  /** resizing: libvips' bicubic, or Pillow's BICUBIC bit for bit (the reference's arithmetic, slower) ['libvips'] */
+  /** resizing: Pillow's BICUBIC bit for bit (the reference's arithmetic, in WebAssembly SIMD), or libvips' bicubic through sharp ['pil'] */
   resampler?: Resampler;
 }
 
@@ -79,7 +79,7 @@ export function resolveAugmentOptions(opts: AugmentOptions): Required<AugmentOpt
     specialAugRatio: prob('specialAugRatio', opts.specialAugRatio ?? 0.7),
     epochs,
     seed: opts.seed ?? 11,
-    resampler: opts.resampler ?? 'libvips',
+    resampler: opts.resampler ?? 'pil',
     jitter,
     scale: [scale[0], scale[1]],
     hue: opts.hue ?? 0.1,
@@ -152,7 +152,7 @@ export class SamplePipeline {
     const gains = planHsv(rng, this.options);
     const canvas = greyCanvas(w, h, gains);
     // Mirroring the whole canvas equals pasting the mirrored image at the mirrored offset.
-    await pasteImage(canvas, w, h, item.image, p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy, p.flip, [0, 0, w, h], gains, this.options.resampler);
+    await pasteImage(canvas, w, h, item.image, [iw, ih], p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy, p.flip, [0, 0, w, h], gains, this.options.resampler);
     return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'random' };
   }
 
@@ -162,7 +162,7 @@ export class SamplePipeline {
     const [iw, ih] = await this.size(item);
     const lb = letterbox([iw, ih], [w, h]);
     const canvas = greyCanvas(w, h);
-    await pasteImage(canvas, w, h, item.image, lb.nw, lb.nh, lb.dx, lb.dy, false, [0, 0, w, h], undefined, this.options.resampler);
+    await pasteImage(canvas, w, h, item.image, [iw, ih], lb.nw, lb.nh, lb.dx, lb.dy, false, [0, 0, w, h], undefined, this.options.resampler);
     const p = { nw: lb.nw, nh: lb.nh, dx: lb.dx, dy: lb.dy, flip: false };
     return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'letterbox' };
   }
@@ -184,7 +184,7 @@ export class SamplePipeline {
     await Promise.all(
       picks.map((it, i) => {
         const t = plan.tiles[i];
-        return pasteImage(canvas, w, h, it.image, t.nw, t.nh, t.dx, t.dy, t.flip, quadrants[i], gains, this.options.resampler);
+        return pasteImage(canvas, w, h, it.image, sizes[i], t.nw, t.nh, t.dx, t.dy, t.flip, quadrants[i], gains, this.options.resampler);
       }),
     );
     const tileRows = picks.map((it, i) => placeBoxes(rng, it.rows, sizes[i][0], sizes[i][1], plan.tiles[i], w, h, 'source'));
@@ -203,6 +203,7 @@ async function pasteImage(
   w: number,
   h: number,
   image: string,
+  sourceSize: [number, number],
   nw: number,
   nh: number,
   x: number,
@@ -220,7 +221,7 @@ async function pasteImage(
     await imageSize(image); // nothing visible, but a broken file must still fail
     return;
   }
-  const part = await decodeImage(image, { size: [nw, nh], flip, region: [x0 - x, y0 - y, x1 - x0, y1 - y0], resampler });
+  const part = await decodeImage(image, { size: [nw, nh], flip, region: [x0 - x, y0 - y, x1 - x0, y1 - y0], resampler, sourceSize });
   if (gains) hsvJitter(part.data, gains);
   paste(canvas, w, h, part.data, x1 - x0, y1 - y0, x0, y0);
 }

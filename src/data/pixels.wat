@@ -123,4 +123,102 @@
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
         (br_if $one (i32.lt_u (local.get $a) (local.get $end))))))
+;; PIL's BICUBIC resize in fixed point (see resample.ts, which computes the coefficients): a horizontal pass
+;; to 8 bits, then a vertical pass; every sum is (1 << 21) + Σ byte·weight, shifted right by 22 and
+;; clipped to 0…255, as Pillow does.
+
+  ;; Horizontal pass: `rows` rows of src (srcStride bytes apart) → rows of `width` RGB pixels at dst.
+  ;; Output pixel x reads 4·groups source pixels from byte first[x] of its row: group g is one 16-byte
+  ;; load at first[x] + 12·g whose pixels 0…3 are spread to i32 lanes (r, g, b, 0) by shuffles and
+  ;; multiplied by weights stored pre-splatted (v128 each, 4·groups per output pixel, zero past the taps).
+  ;; Reads may pass the last source pixel by up to 16 bytes and each pixel stores 4 bytes: the caller
+  ;; leaves that much slack after src and dst.
+  (func (export "resizeH")
+    (param $src i32) (param $srcStride i32) (param $rows i32) (param $dst i32) (param $width i32)
+    (param $first i32) (param $weights i32) (param $groups i32)
+    (local $y i32) (local $x i32) (local $row i32) (local $p i32) (local $w i32) (local $g i32)
+    (local $v v128) (local $acc v128) (local $zero v128) (local $half v128)
+    (local.set $zero (v128.const i32x4 0 0 0 0))
+    (local.set $half (i32x4.splat (i32.const 2097152)))
+    (local.set $y (i32.const 0))
+    (block $rowsDone
+      (br_if $rowsDone (i32.le_s (local.get $rows) (i32.const 0)))
+      (loop $eachRow
+        (local.set $row (i32.add (local.get $src) (i32.mul (local.get $y) (local.get $srcStride))))
+        (local.set $w (local.get $weights))
+        (local.set $x (i32.const 0))
+        (loop $eachPixel
+          (local.set $p (i32.add (local.get $row) (i32.load (i32.add (local.get $first) (i32.shl (local.get $x) (i32.const 2))))))
+          (local.set $acc (local.get $half))
+          (local.set $g (local.get $groups))
+          (loop $eachGroup
+            (local.set $v (v128.load (local.get $p)))
+            (local.set $acc (i32x4.add (local.get $acc) (i32x4.mul (v128.load offset=0 (local.get $w))
+              (i8x16.shuffle 0 16 16 16 1 16 16 16 2 16 16 16 16 16 16 16 (local.get $v) (local.get $zero)))))
+            (local.set $acc (i32x4.add (local.get $acc) (i32x4.mul (v128.load offset=16 (local.get $w))
+              (i8x16.shuffle 3 16 16 16 4 16 16 16 5 16 16 16 16 16 16 16 (local.get $v) (local.get $zero)))))
+            (local.set $acc (i32x4.add (local.get $acc) (i32x4.mul (v128.load offset=32 (local.get $w))
+              (i8x16.shuffle 6 16 16 16 7 16 16 16 8 16 16 16 16 16 16 16 (local.get $v) (local.get $zero)))))
+            (local.set $acc (i32x4.add (local.get $acc) (i32x4.mul (v128.load offset=48 (local.get $w))
+              (i8x16.shuffle 9 16 16 16 10 16 16 16 11 16 16 16 16 16 16 16 (local.get $v) (local.get $zero)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 12)))
+            (local.set $w (i32.add (local.get $w) (i32.const 64)))
+            (local.set $g (i32.sub (local.get $g) (i32.const 1)))
+            (br_if $eachGroup (local.get $g)))
+          (local.set $acc (i32x4.shr_s (local.get $acc) (i32.const 22)))
+          (local.set $acc (i16x8.narrow_i32x4_s (local.get $acc) (local.get $acc)))
+          (local.set $acc (i8x16.narrow_i16x8_u (local.get $acc) (local.get $acc)))
+          (i32.store (local.get $dst) (i32x4.extract_lane 0 (local.get $acc)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 3)))
+          (local.set $x (i32.add (local.get $x) (i32.const 1)))
+          (br_if $eachPixel (i32.lt_u (local.get $x) (local.get $width))))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br_if $eachRow (i32.lt_u (local.get $y) (local.get $rows))))))
+
+  ;; Vertical pass: `height` output rows of n bytes at dst; output row y sums k rows of mid starting at
+  ;; byte first[y], stride bytes apart, with weights[y·k + t] (i32). 16 bytes at a time: reads and
+  ;; writes may pass a row's end by up to 15 bytes (rows are written in order, so a spill into the next
+  ;; row is overwritten; the caller leaves 16 bytes of slack after mid and dst).
+  (func (export "resizeV")
+    (param $mid i32) (param $stride i32) (param $dst i32) (param $height i32) (param $n i32)
+    (param $first i32) (param $weights i32) (param $k i32)
+    (local $y i32) (local $i i32) (local $t i32) (local $p i32) (local $wp i32) (local $out i32)
+    (local $v v128) (local $w v128) (local $lo v128) (local $hi v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $half v128)
+    (local.set $half (i32x4.splat (i32.const 2097152)))
+    (local.set $y (i32.const 0))
+    (block $done
+      (br_if $done (i32.le_s (local.get $height) (i32.const 0)))
+      (loop $eachRow
+        (local.set $out (i32.add (local.get $dst) (i32.mul (local.get $y) (local.get $n))))
+        (local.set $i (i32.const 0))
+        (loop $eachBlock
+          (local.set $a0 (local.get $half))
+          (local.set $a1 (local.get $half))
+          (local.set $a2 (local.get $half))
+          (local.set $a3 (local.get $half))
+          (local.set $p (i32.add (i32.add (local.get $mid) (i32.load (i32.add (local.get $first) (i32.shl (local.get $y) (i32.const 2))))) (local.get $i)))
+          (local.set $wp (i32.add (local.get $weights) (i32.shl (i32.mul (local.get $y) (local.get $k)) (i32.const 2))))
+          (local.set $t (local.get $k))
+          (loop $eachTap
+            (local.set $v (v128.load (local.get $p)))
+            (local.set $w (i32x4.splat (i32.load (local.get $wp))))
+            (local.set $lo (i16x8.extend_low_i8x16_u (local.get $v)))
+            (local.set $hi (i16x8.extend_high_i8x16_u (local.get $v)))
+            (local.set $a0 (i32x4.add (local.get $a0) (i32x4.mul (i32x4.extend_low_i16x8_u (local.get $lo)) (local.get $w))))
+            (local.set $a1 (i32x4.add (local.get $a1) (i32x4.mul (i32x4.extend_high_i16x8_u (local.get $lo)) (local.get $w))))
+            (local.set $a2 (i32x4.add (local.get $a2) (i32x4.mul (i32x4.extend_low_i16x8_u (local.get $hi)) (local.get $w))))
+            (local.set $a3 (i32x4.add (local.get $a3) (i32x4.mul (i32x4.extend_high_i16x8_u (local.get $hi)) (local.get $w))))
+            (local.set $p (i32.add (local.get $p) (local.get $stride)))
+            (local.set $wp (i32.add (local.get $wp) (i32.const 4)))
+            (local.set $t (i32.sub (local.get $t) (i32.const 1)))
+            (br_if $eachTap (local.get $t)))
+          (v128.store (i32.add (local.get $out) (local.get $i))
+            (i8x16.narrow_i16x8_u
+              (i16x8.narrow_i32x4_s (i32x4.shr_s (local.get $a0) (i32.const 22)) (i32x4.shr_s (local.get $a1) (i32.const 22)))
+              (i16x8.narrow_i32x4_s (i32x4.shr_s (local.get $a2) (i32.const 22)) (i32x4.shr_s (local.get $a3) (i32.const 22)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br_if $eachBlock (i32.lt_u (local.get $i) (local.get $n))))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br_if $eachRow (i32.lt_u (local.get $y) (local.get $height))))))
 )

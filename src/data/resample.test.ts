@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../../test/helpers.js';
 import { decodeImage } from './image.js';
-import { resizeBicubic } from './resample.js';
+import { resizeBicubic, sourceRows } from './resample.js';
 
 const DIR = join(REPO_ROOT, 'test', 'fixtures', 'data', 'resample');
 const golden = JSON.parse(readFileSync(join(DIR, 'pil-bicubic.json'), 'utf8')) as { cases: { size: [number, number]; rgb: string }[] };
@@ -42,4 +42,42 @@ test('the validation path with resampler "pil" is the reference letterbox exactl
   assert.deepEqual(Array.from(s.pixels.subarray(8 * 64 * 3, 55 * 64 * 3)), Array.from(expected));
   assert.ok(s.pixels.subarray(0, 8 * 64 * 3).every((v) => v === 128));
   assert.ok(s.pixels.subarray(55 * 64 * 3).every((v) => v === 128));
+});
+
+test('the WebAssembly resize equals the JavaScript one byte for byte over random sizes, regions and factors', async () => {
+  const { resizeBicubicScalar } = await import('./resample.js');
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  for (let c = 0; c < 60; c++) {
+    const sw = 1 + rand(120);
+    const sh = 1 + rand(90);
+    // enlarging up to 4×, reducing down to 1/12 (many taps), independently per axis
+    const nw = Math.max(1, Math.round(sw * (0.08 + rand(400) / 100)));
+    const nh = Math.max(1, Math.round(sh * (0.08 + rand(400) / 100)));
+    const src = Uint8Array.from({ length: sw * sh * 3 }, () => rand(256));
+    const left = rand(nw);
+    const top = rand(nh);
+    const region: [number, number, number, number] = c % 3 === 0 ? [0, 0, nw, nh] : [left, top, 1 + rand(nw - left), 1 + rand(nh - top)];
+    const fast = resizeBicubic(src, sw, sh, nw, nh, region);
+    const slow = resizeBicubicScalar(src, sw, sh, nw, nh, region);
+    assert.equal(fast.length, slow.length);
+    let differ = 0;
+    for (let i = 0; i < fast.length; i++) if (fast[i] !== slow[i]) differ++;
+    assert.equal(differ, 0, `${sw}x${sh} → ${nw}x${nh} region [${region}]: ${differ} bytes differ`);
+  }
+  // extremes: a 1-pixel source, a 416² image to 52² (32 taps) and to 1664²'s top-left 416²
+  const one = new Uint8Array([10, 200, 30]);
+  assert.deepEqual(resizeBicubic(one, 1, 1, 3, 2), resizeBicubicScalar(one, 1, 1, 3, 2));
+  const big = Uint8Array.from({ length: 416 * 416 * 3 }, () => rand(256));
+  assert.deepEqual(resizeBicubic(big, 416, 416, 52, 52), resizeBicubicScalar(big, 416, 416, 52, 52));
+  assert.deepEqual(resizeBicubic(big, 416, 416, 1664, 1664, [0, 0, 416, 416]), resizeBicubicScalar(big, 416, 416, 1664, 1664, [0, 0, 416, 416]));
+  assert.throws(() => resizeBicubic(one, 2, 1, 3, 2), /3 bytes from row 0 are not the rows 0…0 of a 2x1 RGB image/);
+  // only the rows the output reads need be there
+  const [y0, y1] = sourceRows(416, 100, 40, 20);
+  assert.ok(y0 > 100 && y1 < 300, `rows ${y0}…${y1}`);
+  assert.deepEqual(resizeBicubic(big.subarray(y0 * 416 * 3, y1 * 416 * 3), 416, 416, 100, 100, [0, 40, 100, 20], y0), resizeBicubicScalar(big, 416, 416, 100, 100, [0, 40, 100, 20]));
+  assert.throws(() => resizeBicubic(big.subarray((y0 + 1) * 416 * 3, y1 * 416 * 3), 416, 416, 100, 100, [0, 40, 100, 20], y0 + 1), /are not the rows/);
 });
