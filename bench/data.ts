@@ -1,9 +1,11 @@
 /**
- * `npm run bench -- data [--images 240] [--size 416] [--batch 8] [--warmup 3] [--batches 20] [--repeats 2] [--stages] [--resampler pil|libvips]`: images/s of the
+ * `npm run bench -- data [--images 240] [--size 416] [--batch 8] [--warmup 3] [--batches 20] [--repeats 2] [--stages] [--resampler pil|libvips] [--cache]`: images/s of the
  * training pipeline (reference defaults: mosaic 0.5, mixup 0.5 after mosaic) at 416 with 1 and 2
  * workers on the synthetic set, against the reference's PIL/NumPy/OpenCV pipeline (bench/data_ref.py,
  * torch DataLoader with the same number of workers) on the same images. `--stages` adds the CPU cost
  * per call of each stage (decode, resize, HSV, float conversion, whole sample) on both sides.
+ * `--cache` adds our loader with `cache: 'ram'` after two untimed epochs (the steady state; the
+ * reference has no such cache, so that row is not a same-operations comparison).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -23,10 +25,13 @@ interface PyResult {
   images: number;
 }
 
-async function measureOurs(samples: Parameters<typeof createLoader>[0], workers: number, batch: number, batches: number, warmup: number, seed: number, resampler: Resampler) {
-  const loader = createLoader(samples, { inputShape: [416, 416], batchSize: batch, workers, seed, epochs: 300, resampler });
+async function measureOurs(samples: Parameters<typeof createLoader>[0], workers: number, batch: number, batches: number, warmup: number, seed: number, resampler: Resampler, cache: boolean) {
+  const loader = createLoader(samples, { inputShape: [416, 416], batchSize: batch, workers, seed, epochs: 300, resampler, cache: cache ? 'ram' : 'none' });
   try {
-    const it = loader.epoch(0)[Symbol.asyncIterator]();
+    // with the cache, the steady state: two whole epochs fill each worker's cache first (untimed)
+    const warmEpochs = cache ? 2 : 0;
+    for (let e = 0; e < warmEpochs; e++) for await (const b of loader.epoch(e)) void b;
+    const it = loader.epoch(warmEpochs)[Symbol.asyncIterator]();
     // worker start-up and the batches already under way when timing starts are not timed
     for (let k = 0; k < warmup; k++) await it.next();
     const c0 = process.cpuUsage();
@@ -87,6 +92,7 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
   const repeats = Number(args.repeats ?? 2);
   const seed = 11;
   const resampler = String(args.resampler ?? 'pil');
+  const withCache = Boolean(args.cache);
   if (resampler !== 'pil' && resampler !== 'libvips') throw new Error(`--resampler ${resampler}: use pil or libvips`);
   const dir = mkdtempSync(join(tmpdir(), 'focal-yolo-bench-data-'));
   try {
@@ -101,13 +107,16 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
       // alternate the two pipelines and keep each one's best run: the machine is shared, so the
       // best run is the least disturbed one
       const oursRuns: Awaited<ReturnType<typeof measureOurs>>[] = [];
+      const cachedRuns: Awaited<ReturnType<typeof measureOurs>>[] = [];
       const refRuns: PyResult[] = [];
       for (let r = 0; r < repeats; r++) {
-        oursRuns.push(await measureOurs(train.samples, workers, batch, batches, warmup, seed, resampler));
+        oursRuns.push(await measureOurs(train.samples, workers, batch, batches, warmup, seed, resampler, false));
+        if (withCache) cachedRuns.push(await measureOurs(train.samples, workers, batch, batches, warmup, seed, resampler, true));
         const py = runPython<PyResult>('data_ref.py', { lines, input: [416, 416], batch, batches, warmup, workers, mosaic_prob: 0.5, mixup_prob: 0.5, seed }, { threads: 1 });
         if (py) refRuns.push(py);
       }
       const ours = best(oursRuns, 'imagesPerS');
+      const cached = cachedRuns.length > 0 ? best(cachedRuns, 'imagesPerS') : undefined;
       const ref = refRuns.length > 0 ? best(refRuns, 'images_per_s') : undefined;
       const row: Record<string, string | number> = {
         workers,
@@ -119,8 +128,16 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
         row['ref cpu ms/img'] = ref.cpu_s_per_image * 1000;
         row['speed-up'] = ours.imagesPerS / ref.images_per_s;
       }
+      if (cached) {
+        row['cached img/s'] = cached.imagesPerS;
+        row['cached cpu ms/img'] = cached.cpuSPerImage * 1000;
+        if (ref) row['cached speed-up'] = cached.imagesPerS / ref.images_per_s;
+      }
       rows.push(row);
-      results.push({ workers, ours, reference: ref ?? null, speedup: ref ? ours.imagesPerS / ref.images_per_s : null });
+      results.push({
+        workers, ours, reference: ref ?? null, speedup: ref ? ours.imagesPerS / ref.images_per_s : null,
+        ...(cached ? { cachedRam: cached, cachedSpeedup: ref ? cached.imagesPerS / ref.images_per_s : null } : {}),
+      });
     }
     printTable(rows);
     let stages: Record<string, unknown> | undefined;
@@ -136,7 +153,7 @@ export async function run(args: Record<string, string | boolean>): Promise<void>
     console.log(`load average (1 min) ${loadBefore[0].toFixed(1)} before, ${loadavg()[0].toFixed(1)} after, on ${cpus().length} cores`);
     console.log(`synthetic set: ${images} images of ${size}x${size}; input 416x416; batch ${batch}; ${warmup} warm-up and ${batches} timed batches; reference HSV via ${hsv}`);
     writeResult('data', {
-      settings: { images, sourceSize: size, resampler, input: [416, 416], batch, batches, warmup, repeats, mosaicProb: 0.5, mixupProb: 0.5, referenceHsv: hsv },
+      settings: { images, sourceSize: size, resampler, cacheRow: withCache, input: [416, 416], batch, batches, warmup, repeats, mosaicProb: 0.5, mixupProb: 0.5, referenceHsv: hsv },
       results,
       stages: stages ?? null,
       target: 'speed-up >= 1.5 at equal worker count',

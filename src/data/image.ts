@@ -19,6 +19,67 @@ export interface RgbImage {
 }
 
 /**
+ * Decoded images kept in memory, up to a byte budget (the least recently used is dropped first), like
+ * Ultralytics' `cache=ram`: each image is decoded once and then only resized. Results are the same as
+ * without the cache (bit for bit with the `'pil'` resampler). One per thread: each data worker has its own.
+ *
+ * @example
+ * const cache = new ImageCache(512 * 2 ** 20);
+ * const img = await decodeImage('a.jpg', { size: [208, 160], cache });
+ */
+export class ImageCache {
+  /** path → the decode and the bytes it holds once done (0 while decoding); most recently used last */
+  private readonly images = new Map<string, { image: Promise<RgbImage>; bytes: number }>();
+  /** bytes of the decoded images held */
+  bytes = 0;
+  hits = 0;
+  misses = 0;
+  /** images dropped to stay within the budget */
+  evictions = 0;
+
+  constructor(readonly budgetBytes: number) {
+    if (!(budgetBytes >= 0)) throw new Error(`ImageCache: budget ${budgetBytes} bytes must be ≥ 0`);
+  }
+
+  /** Images held. */
+  get size(): number {
+    return this.images.size;
+  }
+
+  /** The decoded image (oriented, RGB), from memory or decoded now. */
+  get(path: string): Promise<RgbImage> {
+    const held = this.images.get(path);
+    if (held) {
+      this.hits++;
+      this.images.delete(path);
+      this.images.set(path, held);
+      return held.image;
+    }
+    this.misses++;
+    const entry = { image: decodeImage(path), bytes: 0 };
+    this.images.set(path, entry);
+    entry.image.then(
+      (img) => {
+        if (this.images.get(path) !== entry) return;
+        entry.bytes = img.data.length;
+        this.bytes += entry.bytes;
+        for (const [other, e] of this.images) {
+          if (this.bytes <= this.budgetBytes) break;
+          if (other === path) continue;
+          this.images.delete(other);
+          this.bytes -= e.bytes;
+          this.evictions++;
+        }
+      },
+      () => {
+        if (this.images.get(path) === entry) this.images.delete(path);
+      },
+    );
+    return entry.image;
+  }
+}
+
+/**
  * Size of an image after EXIF orientation, from its header only.
  *
  * @example
@@ -46,6 +107,7 @@ export async function imageSize(path: string): Promise<{ width: number; height: 
  * @param opts.region `[left, top, width, height]` of the (resized) image to return; omitted → all of it
  * @param opts.resampler `'libvips'` (default here: sharp resizes) or `'pil'` (Pillow's BICUBIC bit for bit, in WebAssembly)
  * @param opts.rows `[top, height]`: decode only these rows of the (oriented) image (not with `size`)
+ * @param opts.cache keep the decoded image in this {@link ImageCache} and resize from memory (needs `size`)
  * @param opts.sourceSize `[width, height]` of the image when known: with `'pil'` only the source rows the
  *   region needs are decoded (a JPEG decode stops early when they end high up)
  * @example
@@ -60,8 +122,22 @@ export async function decodeImage(
     resampler?: Resampler;
     rows?: [number, number];
     sourceSize?: [number, number];
+    cache?: ImageCache;
   } = {},
 ): Promise<RgbImage> {
+  if (opts.cache && opts.size) {
+    const full = await opts.cache.get(path);
+    const [w, h] = opts.size;
+    const region = opts.region ?? [0, 0, w, h];
+    if (opts.resampler === 'pil') {
+      return { data: resizeBicubic(full.data, full.width, full.height, w, h, region, 0, opts.flip), width: region[2], height: region[3] };
+    }
+    let pipeline = sharp(full.data, { raw: { width: full.width, height: full.height, channels: 3 } });
+    if (opts.flip) pipeline = pipeline.flop();
+    pipeline = pipeline.resize(w, h, { fit: 'fill', kernel: 'cubic' }).extract({ left: region[0], top: region[1], width: region[2], height: region[3] });
+    const data = await pipeline.raw().toBuffer();
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: region[2], height: region[3] };
+  }
   if (opts.size && opts.resampler === 'pil') {
     const [w, h] = opts.size;
     const region = opts.region ?? [0, 0, w, h];

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readSplit } from './dataset.js';
 import { createLoader } from './loader.js';
+import { ImageCache } from './image.js';
 import { pipelineItems, SamplePipeline, writePixels } from './pipeline.js';
 import { synthesizeDataset } from './synth.js';
 import type { Batch } from './batch.js';
@@ -152,5 +153,37 @@ describe('sample selection (§3.2)', () => {
   test('difficult and crowd objects are left out of training targets', () => {
     const items = pipelineItems([{ image: 'x.jpg', boxes: [[0, 0, 5, 5], [1, 1, 6, 6], [2, 2, 7, 7]], classes: [0, 1, 2], difficult: [false, true, false], crowd: [false, false, true] }]);
     assert.deepEqual(items[0].rows, [[0, 0, 5, 5, 0]]);
+  });
+
+  test("cache: 'ram' gives the same batches (in-process and 2 workers) and decodes each image once", async () => {
+    const plain = await collect(0, 1, 5);
+    assert.ok(sameBatches(plain, await collect(0, 1, 5, { cache: 'ram' })), 'in-process');
+    assert.ok(sameBatches(plain, await collect(2, 1, 5, { cache: 'ram' })), '2 workers');
+    // libvips decodes a JPEG at reduced scale when a resize shrinks it 4× or more, which it cannot do
+    // from memory: the pixels may differ there, the boxes never do
+    const vips = await collect(0, 1, 5, { resampler: 'libvips' });
+    const vipsCached = await collect(0, 1, 5, { resampler: 'libvips', cache: 'ram' });
+    assert.deepEqual(vipsCached.map((b) => b.targets), vips.map((b) => b.targets));
+    const pipeline = new SamplePipeline(pipelineItems(samples), { inputShape: [64, 64], seed: 5, epochs: 10, cache: 'ram' });
+    for (let i = 0; i < 48; i++) await pipeline.sample(i % 24, 0, i);
+    const cache = pipeline.cache!;
+    assert.equal(cache.misses, cache.size, 'one decode per image');
+    assert.ok(cache.size <= 24 && cache.hits > cache.misses, `${cache.hits} hits, ${cache.misses} misses`);
+    assert.equal(cache.bytes, cache.size * 96 * 96 * 3);
+  });
+
+  test('the image cache keeps the most recently used images within its budget', async () => {
+    const one = 96 * 96 * 3;
+    const cache = new ImageCache(2.5 * one);
+    for (const s of samples.slice(0, 5)) await cache.get(s.image);
+    assert.deepEqual([cache.size, cache.bytes, cache.evictions], [2, 2 * one, 3]);
+    await cache.get(samples[4].image);
+    assert.equal(cache.hits, 1, 'the last image is still held');
+    await cache.get(samples[0].image);
+    assert.equal(cache.misses, 6, 'the first was dropped');
+    // a broken file fails with its name and is not kept
+    await assert.rejects(cache.get(join(dir, 'missing.jpg')), /missing\.jpg cannot be decoded/);
+    assert.equal(cache.size, 2);
+    assert.throws(() => createLoader(samples, { inputShape: [64, 64], batchSize: 4, cache: 'disk' as 'ram' }), /cache 'disk' must be 'none' or 'ram'/);
   });
 });

@@ -72,7 +72,8 @@ export class DataLoader {
     this.options = { ...aug, batchSize: opts.batchSize, workers, prefetch, shuffle: opts.shuffle ?? true, dropLast: opts.dropLast ?? true };
     const items = pipelineItems(samples, { keepDifficult: opts.keepDifficult });
     this.pipeline = new SamplePipeline(items, aug);
-    this.init = { items, options: aug, sharpThreads: opts.sharpThreads ?? 1 };
+    // each worker caches on its own: the budget is split between them
+    this.init = { items, options: { ...aug, cacheMiB: aug.cacheMiB / Math.max(1, workers) }, sharpThreads: opts.sharpThreads ?? 1 };
     if (this.length === 0) {
       throw new Error(`the dataset has ${samples.length} samples, fewer than batchSize ${opts.batchSize}: lower the batch size or set dropLast: false`);
     }

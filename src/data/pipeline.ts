@@ -6,7 +6,8 @@
 import { letterbox } from '../boxes/letterbox.js';
 import { mergeMosaicBoxes, greyCanvas, paste, placeBoxes, planHsv, planMosaic, planRandom, type BoxRow, type JitterOptions } from './augment.js';
 import { hsvJitter, type HsvGains } from './hsv.js';
-import { decodeImage, imageSize, type Resampler } from './image.js';
+import { totalmem } from 'node:os';
+import { decodeImage, ImageCache, imageSize, type Resampler } from './image.js';
 import { bytesToUnitFloat } from './pixels.js';
 import { createRandom, randomInt, shuffleInPlace, type Random } from './rng.js';
 import type { Sample } from './types.js';
@@ -29,6 +30,13 @@ export interface AugmentOptions extends JitterOptions {
   epochs?: number;
   /** the run's seed [11] */
   seed?: number;
+  /**
+   * keep decoded images in memory ('ram', like Ultralytics' `cache=ram`): each image is decoded once, then
+   * only resized; the samples are the same ['none']
+   */
+  cache?: 'none' | 'ram';
+  /** memory for the cache of this pipeline, MiB (the loader splits its budget between workers) [min(4096, a quarter of RAM)] */
+  cacheMiB?: number;
   /** resizing: Pillow's BICUBIC bit for bit (the reference's arithmetic, in WebAssembly SIMD), or libvips' bicubic through sharp ['pil'] */
   resampler?: Resampler;
 }
@@ -69,7 +77,13 @@ export function resolveAugmentOptions(opts: AugmentOptions): Required<AugmentOpt
   const jitter = opts.jitter ?? 0.3;
   if (!(jitter >= 0 && jitter < 1)) throw new Error(`jitter ${jitter} must be within [0, 1), e.g. 0.3`);
   if (!(Number.isInteger(epochs) && epochs > 0)) throw new Error(`epochs ${epochs} must be a positive integer`);
+  const cache = opts.cache ?? 'none';
+  if (cache !== 'none' && cache !== 'ram') throw new Error(`cache '${String(cache)}' must be 'none' or 'ram'`);
+  const cacheMiB = opts.cacheMiB ?? Math.min(4096, Math.floor(totalmem() / 4 / 2 ** 20));
+  if (!(cacheMiB >= 0 && Number.isFinite(cacheMiB))) throw new Error(`cacheMiB ${cacheMiB} must be a number of MiB ≥ 0, e.g. 1024`);
   return {
+    cache,
+    cacheMiB,
     inputShape: [h, w],
     train: opts.train ?? true,
     mosaic: opts.mosaic ?? true,
@@ -103,12 +117,15 @@ export interface AugmentedSample {
 export class SamplePipeline {
   readonly options: Required<AugmentOptions>;
   private readonly sizes = new Map<string, Promise<[number, number]>>();
+  /** decoded images, with `cache: 'ram'` */
+  readonly cache: ImageCache | undefined;
 
   constructor(
     readonly items: PipelineItem[],
     options: AugmentOptions,
   ) {
     this.options = resolveAugmentOptions(options);
+    this.cache = this.options.cache === 'ram' ? new ImageCache(this.options.cacheMiB * 2 ** 20) : undefined;
     if (items.length === 0) throw new Error('the dataset has no samples: check the split paths in the dataset YAML');
   }
 
@@ -152,7 +169,7 @@ export class SamplePipeline {
     const gains = planHsv(rng, this.options);
     const canvas = greyCanvas(w, h, gains);
     // Mirroring the whole canvas equals pasting the mirrored image at the mirrored offset.
-    await pasteImage(canvas, w, h, item.image, [iw, ih], p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy, p.flip, [0, 0, w, h], gains, this.options.resampler);
+    await pasteImage(canvas, w, h, item.image, [iw, ih], p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy, p.flip, [0, 0, w, h], gains, this.options.resampler, this.cache);
     return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'random' };
   }
 
@@ -162,7 +179,7 @@ export class SamplePipeline {
     const [iw, ih] = await this.size(item);
     const lb = letterbox([iw, ih], [w, h]);
     const canvas = greyCanvas(w, h);
-    await pasteImage(canvas, w, h, item.image, [iw, ih], lb.nw, lb.nh, lb.dx, lb.dy, false, [0, 0, w, h], undefined, this.options.resampler);
+    await pasteImage(canvas, w, h, item.image, [iw, ih], lb.nw, lb.nh, lb.dx, lb.dy, false, [0, 0, w, h], undefined, this.options.resampler, this.cache);
     const p = { nw: lb.nw, nh: lb.nh, dx: lb.dx, dy: lb.dy, flip: false };
     return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'letterbox' };
   }
@@ -184,7 +201,7 @@ export class SamplePipeline {
     await Promise.all(
       picks.map((it, i) => {
         const t = plan.tiles[i];
-        return pasteImage(canvas, w, h, it.image, sizes[i], t.nw, t.nh, t.dx, t.dy, t.flip, quadrants[i], gains, this.options.resampler);
+        return pasteImage(canvas, w, h, it.image, sizes[i], t.nw, t.nh, t.dx, t.dy, t.flip, quadrants[i], gains, this.options.resampler, this.cache);
       }),
     );
     const tileRows = picks.map((it, i) => placeBoxes(rng, it.rows, sizes[i][0], sizes[i][1], plan.tiles[i], w, h, 'source'));
@@ -212,16 +229,18 @@ async function pasteImage(
   clip: [number, number, number, number],
   gains: HsvGains | undefined,
   resampler: Resampler,
+  cache: ImageCache | undefined,
 ): Promise<void> {
   const x0 = Math.max(x, clip[0], 0);
   const y0 = Math.max(y, clip[1], 0);
   const x1 = Math.min(x + nw, clip[2], w);
   const y1 = Math.min(y + nh, clip[3], h);
   if (x0 >= x1 || y0 >= y1) {
-    await imageSize(image); // nothing visible, but a broken file must still fail
+    // nothing visible, but a broken file must still fail
+    await (cache ? cache.get(image) : imageSize(image));
     return;
   }
-  const part = await decodeImage(image, { size: [nw, nh], flip, region: [x0 - x, y0 - y, x1 - x0, y1 - y0], resampler, sourceSize });
+  const part = await decodeImage(image, { size: [nw, nh], flip, region: [x0 - x, y0 - y, x1 - x0, y1 - y0], resampler, sourceSize, cache });
   if (gains) hsvJitter(part.data, gains);
   paste(canvas, w, h, part.data, x1 - x0, y1 - y0, x0, y0);
 }

@@ -74,6 +74,12 @@ test('the WebAssembly resize equals the JavaScript one byte for byte over random
   const big = Uint8Array.from({ length: 416 * 416 * 3 }, () => rand(256));
   assert.deepEqual(resizeBicubic(big, 416, 416, 52, 52), resizeBicubicScalar(big, 416, 416, 52, 52));
   assert.deepEqual(resizeBicubic(big, 416, 416, 1664, 1664, [0, 0, 416, 416]), resizeBicubicScalar(big, 416, 416, 1664, 1664, [0, 0, 416, 416]));
+  // flipping inside the resize equals resizing the mirrored image
+  for (const [nw, nh, region] of [[624, 624, [0, 0, 416, 416]], [291, 250, [10, 20, 200, 100]], [60, 416, [0, 0, 60, 416]]] as const) {
+    const mirrored = new Uint8Array(big.length);
+    for (let y = 0; y < 416; y++) for (let x = 0; x < 416; x++) mirrored.set(big.subarray((y * 416 + x) * 3, (y * 416 + x) * 3 + 3), (y * 416 + 415 - x) * 3);
+    assert.deepEqual(resizeBicubic(big, 416, 416, nw, nh, [...region], 0, true), resizeBicubicScalar(mirrored, 416, 416, nw, nh, [...region]), `flip to ${nw}x${nh}`);
+  }
   assert.throws(() => resizeBicubic(one, 2, 1, 3, 2), /3 bytes from row 0 are not the rows 0…0 of a 2x1 RGB image/);
   // only the rows the output reads need be there
   const [y0, y1] = sourceRows(416, 100, 40, 20);

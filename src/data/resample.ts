@@ -196,6 +196,7 @@ const align = (n: number) => (n + SLACK + 15) & ~15;
  * @example
  * const out = resizeBicubic(img.data, 300, 200, 600, 400, [0, 0, 600, 400]); // 600·400·3 bytes
  * @param srcTop `src` holds the rows from `srcTop` on (at least those {@link sourceRows} names), not the whole image
+ * @param flip resize the mirrored source (the same sums, read right to left with reversed weights: exact)
  */
 export function resizeBicubic(
   src: Uint8Array,
@@ -205,6 +206,7 @@ export function resizeBicubic(
   nh: number,
   region: [number, number, number, number] = [0, 0, nw, nh],
   srcTop = 0,
+  flip = false,
 ): Uint8Array {
   const { width, height, horizontal, vertical, y0, y1 } = plan(sw, sh, nw, nh, region);
   const have = src.length / (sw * 3);
@@ -229,9 +231,14 @@ export function resizeBicubic(
   new Uint8Array(buffer, base + srcAt, rows * sw * 3).set(src.subarray((y0 - srcTop) * sw * 3, (y1 - srcTop) * sw * 3));
   const firstH = new Int32Array(buffer, base + firstHAt, width);
   const weightsH = new Int32Array(buffer, base + weightsHAt, width * groups * 4 * 4).fill(0);
+  const kh = horizontal.k;
   for (let x = 0; x < width; x++) {
-    firstH[x] = horizontal.first[x] * 3;
-    for (let t = 0; t < horizontal.k; t++) weightsH.fill(horizontal.weights[x * horizontal.k + t], (x * groups * 4 + t) * 4, (x * groups * 4 + t + 1) * 4);
+    // mirrored: flipped pixels first…first+k−1 are the source's sw−1−first … sw−k−first
+    firstH[x] = (flip ? sw - kh - horizontal.first[x] : horizontal.first[x]) * 3;
+    for (let t = 0; t < kh; t++) {
+      const at = (x * groups * 4 + t) * 4;
+      weightsH.fill(horizontal.weights[x * kh + (flip ? kh - 1 - t : t)], at, at + 4);
+    }
   }
   const firstV = new Int32Array(buffer, base + firstVAt, height);
   for (let y = 0; y < height; y++) firstV[y] = (vertical.first[y] - y0) * rowBytes;

@@ -35,14 +35,14 @@ export function isEvalEpoch(epoch: number, evalPeriod: number, epochs: number): 
  * const cb = validationCallback(valSet.samples);
  * ```
  */
-export function validationCallback(samples: Sample[], { workers = 0 }: { workers?: number } = {}): TrainCallback {
+export function validationCallback(samples: Sample[], { workers = 0, cache = 'none' }: { workers?: number; cache?: 'none' | 'ram' } = {}): TrainCallback {
   let loader: ReturnType<typeof createLoader> | null = null;
   return {
     onTrainStart(ctx) {
       const batchSize = Math.min(ctx.config.batchSize, samples.length);
       loader = createLoader(samples, {
         inputShape: ctx.config.inputShape, batchSize, train: false, shuffle: false, dropLast: false,
-        seed: ctx.config.seed, epochs: ctx.config.epochs, workers,
+        seed: ctx.config.seed, epochs: ctx.config.epochs, workers, cache,
       });
     },
     async onEpochEnd(ctx, record) {

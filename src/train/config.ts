@@ -83,6 +83,8 @@ export interface TrainConfig {
   emaDecay: number;
   /** Skip samples with dataset errors instead of refusing to train. */
   skipBadSamples: boolean;
+  /** Keep decoded images in memory (`'ram'`, like Ultralytics' `cache=ram`; same samples, less decoding). */
+  cache: 'none' | 'ram';
 }
 
 /** The reference's defaults for a variant (§4.1; YOLOv4-tiny differences applied). */
@@ -133,6 +135,7 @@ export function defaultTrainConfig(variant: TrainConfig['variant'] = 'yolov4-tin
     ema: false,
     emaDecay: 0.9999,
     skipBadSamples: false,
+    cache: 'none',
   };
 }
 
@@ -147,7 +150,7 @@ export const TRAIN_OPTION_KINDS: Readonly<Record<keyof TrainConfig, Kind | reado
   iouType: ['iou', 'giou', 'diou', 'ciou', 'siou'], labelSmoothing: 'number', jitter: 'number', scaleMin: 'number', scaleMax: 'number', mosaic: 'boolean', mosaicProb: 'number',
   mixup: 'boolean', mixupProb: 'number', specialAugRatio: 'number', evalPeriod: 'integer', evalMetric: ['voc', 'coco'], savePeriod: 'integer',
   saveDir: 'string', name: 'string', seed: 'integer', workers: 'integer', ema: 'boolean', emaDecay: 'number',
-  skipBadSamples: 'boolean',
+  skipBadSamples: 'boolean', cache: ['none', 'ram'],
 };
 
 /** The option names, for help texts. */

@@ -204,7 +204,7 @@ async function run(setup: RunSetup, opts: TrainOptions): Promise<TrainResult> {
   const warning = resumed ? null : stepWarning(config, trainSamples.length);
   if (warning) log(`warning: ${warning}`);
   const callbacks: TrainCallback[] = [
-    ...(valSamples.length > 0 ? [validationCallback(valSamples)] : []),
+    ...(valSamples.length > 0 ? [validationCallback(valSamples, { cache: config.cache })] : []),
     checkpointCallback(), historyCallback({ plot: opts.plot ?? true }), progressCallback({ silent: opts.quiet ?? false }),
     ...(opts.callbacks ?? []),
   ];
@@ -229,7 +229,7 @@ async function run(setup: RunSetup, opts: TrainOptions): Promise<TrainResult> {
           inputShape: config.inputShape, batchSize: phase.batchSize, train: true, mosaic: config.mosaic, mosaicProb: config.mosaicProb,
           mixup: config.mixup, mixupProb: config.mixupProb, specialAugRatio: config.specialAugRatio, epochs: config.epochs,
           jitter: config.jitter, scale: [config.scaleMin, config.scaleMax],
-          seed: config.seed, workers: config.workers,
+          seed: config.seed, workers: config.workers, cache: config.cache,
         });
       }
       const loader = ctx.trainLoader as NonNullable<TrainContext['trainLoader']>;
@@ -310,7 +310,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
 }
 
 /** Options a resumed run may change (they do not alter what was already trained). */
-export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = ['epochs', 'workers', 'evalPeriod', 'savePeriod', 'skipBadSamples'];
+export const RESUME_OVERRIDABLE: readonly (keyof TrainConfig)[] = ['epochs', 'workers', 'evalPeriod', 'savePeriod', 'skipBadSamples', 'cache'];
 
 /** The `weights/last` folder of a run folder or of a checkpoint path. */
 export function resumeCheckpointDir(path: string): string {
