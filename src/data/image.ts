@@ -144,12 +144,13 @@ export async function decodeImage(
     if (opts.sourceSize) {
       const [sw, sh] = opts.sourceSize;
       const [y0, y1] = sourceRows(sh, h, region[1], region[3]);
-      const part = await decodeImage(path, { flip: opts.flip, rows: [y0, y1 - y0], sourceSize: opts.sourceSize });
+      // the mirroring happens inside the resize (exact), not in libvips
+      const part = await decodeImage(path, { rows: [y0, y1 - y0], sourceSize: opts.sourceSize });
       if (part.width !== sw) throw new Error(`image ${path} is ${part.width} pixels wide, not ${sw}: it changed while in use`);
-      return { data: resizeBicubic(part.data, sw, sh, w, h, region, y0), width: region[2], height: region[3] };
+      return { data: resizeBicubic(part.data, sw, sh, w, h, region, y0, opts.flip), width: region[2], height: region[3] };
     }
-    const full = await decodeImage(path, { flip: opts.flip });
-    return { data: resizeBicubic(full.data, full.width, full.height, w, h, region), width: region[2], height: region[3] };
+    const full = await decodeImage(path);
+    return { data: resizeBicubic(full.data, full.width, full.height, w, h, region, 0, opts.flip), width: region[2], height: region[3] };
   }
   let pipeline = sharp(path, { failOn: 'error' }).autoOrient();
   if (opts.flip) pipeline = pipeline.flop();
