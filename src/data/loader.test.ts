@@ -172,6 +172,12 @@ describe('sample selection (§3.2)', () => {
     assert.equal(cache.bytes, cache.size * 96 * 96 * 3);
   });
 
+  test('an annotated size that is not the image size fails the sample with both sizes', async () => {
+    const item = { ...pipelineItems(samples.slice(0, 1))[0], width: 120, height: 96 };
+    const pipeline = new SamplePipeline([item], { inputShape: [64, 64], seed: 5, epochs: 10 });
+    await assert.rejects(pipeline.sample(0, 0, 0), /is 96x96 but its annotation says 120x96: fix the annotation/);
+  });
+
   test('the image cache keeps the most recently used images within its budget', async () => {
     const one = 96 * 96 * 3;
     const cache = new ImageCache(2.5 * one);

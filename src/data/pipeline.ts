@@ -132,7 +132,14 @@ export class SamplePipeline {
   private size(item: PipelineItem): Promise<[number, number]> {
     let p = this.sizes.get(item.image);
     if (!p) {
-      p = item.width && item.height ? Promise.resolve([item.width, item.height]) : imageSize(item.image).then((s) => [s.width, s.height]);
+      // the header is read once per image even when the annotation gives the size: only the source
+      // rows a region needs are decoded, so a wrong annotated size would silently crop the image
+      p = imageSize(item.image).then(({ width, height }) => {
+        if (item.width && item.height && (item.width !== width || item.height !== height)) {
+          throw new Error(`image ${item.image} is ${width}x${height} but its annotation says ${item.width}x${item.height}: fix the annotation (focal-yolo dataset check lists these)`);
+        }
+        return [width, height];
+      });
       this.sizes.set(item.image, p);
     }
     return p;
