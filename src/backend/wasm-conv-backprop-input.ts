@@ -8,7 +8,7 @@
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { CHUNK_ELEMENTS, convGeometry, type ConvGeometry } from './wasm-conv-common.js';
-import { wasmAddRuns } from './wasm-filter-grad.js';
+import { col2imChunk, finishCol2im, startCol2im } from './wasm-filter-grad.js';
 import { asWasmBackend, heapFloats, release, releaseRowView, rowView, runWasmKernel, type WasmBackendInternals } from './wasm-internals.js';
 
 const KERNEL = 'Conv2DBackpropInput';
@@ -148,77 +148,66 @@ function phaseConv(
 export const FEW_CHANNELS = 8;
 
 /**
- * Adds the windows of dcols (output positions m0 … m0+rows−1, [rows, K·K·Ci]) into dx, one segment of
- * an output row at a time. Per window row ky, the outputs whose window lies inside dx add one contiguous
- * run of KW·Ci values (contiguous in dcols and in NHWC dx) without bounds checks or divisions; only the
- * edge outputs go tap by tap. The contiguous runs are added by the WebAssembly SIMD module's `addRuns`
- * (wasm-filter-grad.wat); at 416²×3→32 s2 col2im took 39 ms (CPU, per-tap JS), then 16 (runs in JS).
- */
-function col2imAdd(backend: WasmBackendInternals, cols: TensorInfo, dx: TensorInfo, g: ConvGeometry, m0: number, rows: number): void {
-  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideWidth: sx } = g;
-  const patch = kh * kw * c;
-  const step = sx * c;
-  const { heap, start: dst } = heapFloats(backend, dx);
-  const src = heapFloats(backend, cols).start;
-  const addRuns = wasmAddRuns(backend);
-  for (let m = m0; m < m0 + rows; ) {
-    // A segment of one output row: fixed (n, oy), ox from ox0 to ox1 − 1.
-    const ox0 = m % wo;
-    const oy = Math.floor(m / wo) % ho;
-    const n = Math.floor(m / (wo * ho));
-    const ox1 = Math.min(wo, ox0 + (m0 + rows - m));
-    const rowSrc = src + (m - m0 - ox0) * patch;
-    for (let ky = 0; ky < kh; ky++) {
-      const iy = oy * g.strideHeight - g.padTop + ky;
-      if (iy < 0 || iy >= h) continue;
-      const rowDst = dst + (n * h + iy) * w * c;
-      // Outputs whose whole window row lies inside: the window's kw·Ci values are contiguous in dcols and in dx.
-      const inFirst = Math.min(ox1, Math.max(ox0, Math.ceil(g.padLeft / sx)));
-      const inEnd = Math.max(inFirst, Math.min(ox1, Math.floor((w - kw + g.padLeft) / sx) + 1));
-      const run = kw * c;
-      // byte addresses (heap indices are floats); >>> 0 keeps them unsigned past 2 GiB
-      if (inEnd > inFirst) {
-        addRuns(((rowSrc + inFirst * patch + ky * run) * 4) >>> 0, ((rowDst + (inFirst * sx - g.padLeft) * c) * 4) >>> 0, inEnd - inFirst, run, patch * 4, step * 4);
-      }
-      // The outputs at the edges, tap by tap with bounds checks.
-      for (const [a, b] of [[ox0, inFirst], [inEnd, ox1]]) {
-        for (let ox = a; ox < b; ox++) {
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * sx - g.padLeft + kx;
-            if (ix < 0 || ix >= w) continue;
-            const from = rowSrc + ox * patch + (ky * kw + kx) * c;
-            const at = rowDst + ix * c;
-            for (let k = 0; k < c; k++) heap[at + k] += heap[from + k];
-          }
-        }
-      }
-    }
-    m += ox1 - ox0;
-  }
-}
-
-/**
  * dx for few input channels: dcols [M, K·K·Ci] = dy [M, Co] × Wᵀ [Co, K·K·Ci] as one GEMM whose packed
- * operand is the small filter, then col2im adds each window back into dx, chunk by chunk.
+ * operand is the small filter, then col2im adds each window back into dx, chunk by chunk (whole output
+ * rows per chunk). col2im runs in the WebAssembly SIMD module (wasm-filter-grad.wat, `col2imRow`, one
+ * dx row per call); each dx row is zeroed right before its first window lands (no separate pass over
+ * dx). With the threaded build, a helper thread runs chunk k's col2im during chunk k + 1's GEMM and
+ * this thread then takes the rows the helper has not reached.
  */
 function gemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
-  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
+  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sy } = g;
   const patch = kh * kw * c;
-  const total = g.batch * ho * wo;
+  const outRows = g.batch * ho;
   const filterT = runWasmKernel(backend, 'Transpose', { x: { ...filter, shape: [patch, g.outChannels] } }, { perm: [1, 0] });
   const dx = backend.makeOutput([g.batch, h, w, c], 'float32');
   {
+    // Rows that no window reaches (below the last window with 'valid' padding, gaps when s > K, large
+    // pads): zero here; col2im zeroes every other row when its first window arrives.
     const { heap, start } = heapFloats(backend, dx);
-    heap.fill(0, start, start + g.batch * h * w * c);
+    for (let iy = 0; iy < h; iy++) {
+      const first = Math.max(0, Math.ceil((iy + g.padTop - kh + 1) / sy));
+      const last = Math.min(ho - 1, Math.floor((iy + g.padTop) / sy));
+      if (first <= last) continue;
+      for (let b = 0; b < g.batch; b++) heap.fill(0, start + (b * h + iy) * w * c, start + (b * h + iy + 1) * w * c);
+    }
   }
-  const chunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / patch));
-  for (let m0 = 0; m0 < total; m0 += chunk) {
-    const rows = Math.min(chunk, total - m0);
-    const dyRows = rowView(backend, dy, m0, rows, g.outChannels);
-    const cols = runWasmKernel(backend, 'BatchMatMul', { a: dyRows, b: filterT }, { transposeA: false, transposeB: false });
-    releaseRowView(backend, dyRows);
-    col2imAdd(backend, cols, dx, g, m0, rows);
-    release(backend, cols);
+  const chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / (wo * patch)));
+  // With a helper thread, chunk k's col2im runs there while this thread (with XNNPACK's pool) runs the
+  // GEMM of chunk k + 1, then joins it: the GEMMs follow each other without a gap, so the pool's
+  // threads, which spin for ~1 ms after each GEMM, spin into the next one instead of taking a core
+  // from the col2im.
+  let pending: TensorInfo | undefined;
+  const finishPending = () => {
+    if (pending === undefined) return;
+    const cols = pending;
+    pending = undefined;
+    try {
+      finishCol2im(backend);
+    } finally {
+      release(backend, cols);
+    }
+  };
+  try {
+    for (let g0 = 0; g0 < outRows; g0 += chunkRows) {
+      const g1 = Math.min(outRows, g0 + chunkRows);
+      const dyRows = rowView(backend, dy, g0 * wo, (g1 - g0) * wo, g.outChannels);
+      const cols = runWasmKernel(backend, 'BatchMatMul', { a: dyRows, b: filterT }, { transposeA: false, transposeB: false });
+      releaseRowView(backend, dyRows);
+      finishPending();
+      // Addresses after the GEMM's allocation (heap views detach when the memory grows).
+      const colsAt = heapFloats(backend, cols).start * 4;
+      const dxAt = heapFloats(backend, dx).start * 4;
+      if (startCol2im(backend, g, colsAt, dxAt, g0, g1)) {
+        pending = cols;
+      } else {
+        col2imChunk(backend, g, colsAt, dxAt, g0, g1);
+        release(backend, cols);
+      }
+    }
+  } finally {
+    // Also on an error: the helper must be done with dcols before its memory is freed.
+    finishPending();
   }
   release(backend, filterT);
   return dx;

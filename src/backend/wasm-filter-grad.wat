@@ -92,33 +92,83 @@
       (local.set $x (i32.add (local.get $x) (local.get $xRowStep)))
       (local.set $dy (i32.add (local.get $dy) (local.get $dyRowStep)))
       (br_if $row (local.tee $rows (i32.sub (local.get $rows) (i32.const 1))))))
-;; col2im's inner loop for Conv2DBackpropInput with few channels (wasm-conv-backprop-input.ts): count
-;; times, dst[0 … run) += src[0 … run) (floats), then src += srcStep and dst += dstStep (bytes). Runs are
-;; added in order, so windows that overlap in dst (stride < kernel) accumulate as in the scalar loop.
-  (func (export "addRuns")
-    (param $src i32) (param $dst i32) (param $count i32) (param $run i32) (param $srcStep i32) (param $dstStep i32)
-    (local $k i32) (local $vecEnd i32) (local $s i32) (local $d i32)
-    (if (i32.eqz (local.get $count)) (then (return)))
-    ;; Bytes of the run covered by whole f32x4 vectors.
-    (local.set $vecEnd (i32.shl (i32.and (local.get $run) (i32.const -4)) (i32.const 2)))
-    (local.set $run (i32.shl (local.get $run) (i32.const 2)))
-    (loop $window
-      (local.set $k (i32.const 0))
-      (block $vecDone
-        (br_if $vecDone (i32.eqz (local.get $vecEnd)))
-        (loop $vec
-          (local.set $s (i32.add (local.get $src) (local.get $k)))
-          (local.set $d (i32.add (local.get $dst) (local.get $k)))
-          (v128.store (local.get $d) (f32x4.add (v128.load (local.get $d)) (v128.load (local.get $s))))
-          (br_if $vec (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 16))) (local.get $vecEnd)))))
-      (block $tailDone
-        (br_if $tailDone (i32.ge_u (local.get $k) (local.get $run)))
-        (loop $tail
-          (local.set $s (i32.add (local.get $src) (local.get $k)))
-          (local.set $d (i32.add (local.get $dst) (local.get $k)))
-          (f32.store (local.get $d) (f32.add (f32.load (local.get $d)) (f32.load (local.get $s))))
-          (br_if $tail (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 4))) (local.get $run)))))
-      (local.set $src (i32.add (local.get $src) (local.get $srcStep)))
-      (local.set $dst (i32.add (local.get $dst) (local.get $dstStep)))
-      (br_if $window (local.tee $count (i32.sub (local.get $count) (i32.const 1))))))
+;; col2im of Conv2DBackpropInput with few channels (wasm-conv-backprop-input.ts), one row of dx at a time.
+;; dcols holds, per output pixel (oy, ox), its window [KH, KW, Ci]; window row ky of output row oy lands in
+;; dx row oy·s − padTop + ky, window column kx of output ox in dx column ox·sx − padLeft + kx, so one
+;; window row is one run of KW·Ci floats, contiguous in dcols and in NHWC dx. This function sets the dx
+;; row at $dst ($rowBytes bytes) to zero when $zero ≠ 0, then adds $contribs window rows into it: the
+;; first at $src (output row oy, ox = 0, window row ky), the next $contribStep bytes further (oy + 1,
+;; ky − s), and so on. Each adds $count windows, $srcStep bytes apart in dcols; window ox lands at byte
+;; $first + ox·$dstStep of the row, clipped to the row (the image's left and right edges: the kept taps
+;; are again one contiguous run). $run: bytes of a window row (KW·Ci·4). Windows are added in order, so
+;; windows that overlap (stride < kernel) accumulate as in a scalar loop. Byte addresses, unsigned.
+  (func (export "col2imRow")
+    (param $src i32) (param $contribs i32) (param $contribStep i32)
+    (param $dst i32) (param $rowBytes i32) (param $zero i32)
+    (param $count i32) (param $srcStep i32) (param $dstStep i32) (param $run i32) (param $first i32)
+    (local $k i32) (local $ox i32) (local $s i32) (local $d i32) (local $off i32) (local $lo i32) (local $hi i32)
+    (local $vecEnd i32) (local $zeros v128) (local $pass i32) (local $passes i32) (local $left i32)
+    (local $passSrcStep i32) (local $passDstStep i32)
+    ;; Windows ox and ox + passes do not overlap (passes·dstStep ≥ run): adding the windows of each
+    ;; residue of ox in its own pass never loads what the previous window just stored (a partly
+    ;; overlapping vector load after a store stalls store-to-load forwarding).
+    (local.set $passes (i32.div_u (i32.sub (i32.add (local.get $run) (local.get $dstStep)) (i32.const 1)) (local.get $dstStep)))
+    (local.set $passSrcStep (i32.mul (local.get $srcStep) (local.get $passes)))
+    (local.set $passDstStep (i32.mul (local.get $dstStep) (local.get $passes)))
+    (if (local.get $zero)
+      (then
+        (local.set $k (i32.const 0))
+        (block $zDone
+          (loop $z
+            (br_if $zDone (i32.gt_s (i32.add (local.get $k) (i32.const 16)) (local.get $rowBytes)))
+            (v128.store (i32.add (local.get $dst) (local.get $k)) (local.get $zeros))
+            (local.set $k (i32.add (local.get $k) (i32.const 16)))
+            (br $z)))
+        (block $zTailDone
+          (loop $zTail
+            (br_if $zTailDone (i32.ge_s (local.get $k) (local.get $rowBytes)))
+            (f32.store (i32.add (local.get $dst) (local.get $k)) (f32.const 0))
+            (local.set $k (i32.add (local.get $k) (i32.const 4)))
+            (br $zTail)))))
+    (block $allDone
+      (loop $contrib
+        (br_if $allDone (i32.le_s (local.get $contribs) (i32.const 0)))
+        (local.set $pass (i32.const 0))
+        (loop $passLoop
+        (local.set $s (i32.add (local.get $src) (i32.mul (local.get $pass) (local.get $srcStep))))
+        (local.set $off (i32.add (local.get $first) (i32.mul (local.get $pass) (local.get $dstStep))))
+        (local.set $ox (local.get $pass))
+        (block $windowsDone
+          (loop $window
+            (br_if $windowsDone (i32.ge_s (local.get $ox) (local.get $count)))
+            ;; The window's bytes [lo, hi) that fall inside the row (signed: $off may be negative).
+            (local.set $lo (select (i32.sub (i32.const 0) (local.get $off)) (i32.const 0) (i32.lt_s (local.get $off) (i32.const 0))))
+            (local.set $hi (i32.sub (local.get $rowBytes) (local.get $off)))
+            (local.set $hi (select (local.get $run) (local.get $hi) (i32.lt_s (local.get $run) (local.get $hi))))
+            ;; $d + k addresses dx for window byte k (wraps back into range for k ≥ lo).
+            (local.set $d (i32.add (local.get $dst) (local.get $off)))
+            (local.set $k (local.get $lo))
+            (local.set $vecEnd (i32.sub (local.get $hi) (i32.const 16)))
+            (block $vecDone
+              (loop $vec
+                (br_if $vecDone (i32.gt_s (local.get $k) (local.get $vecEnd)))
+                (v128.store (i32.add (local.get $d) (local.get $k))
+                  (f32x4.add (v128.load (i32.add (local.get $d) (local.get $k))) (v128.load (i32.add (local.get $s) (local.get $k)))))
+                (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                (br $vec)))
+            (block $tailDone
+              (loop $tail
+                (br_if $tailDone (i32.ge_s (local.get $k) (local.get $hi)))
+                (f32.store (i32.add (local.get $d) (local.get $k))
+                  (f32.add (f32.load (i32.add (local.get $d) (local.get $k))) (f32.load (i32.add (local.get $s) (local.get $k)))))
+                (local.set $k (i32.add (local.get $k) (i32.const 4)))
+                (br $tail)))
+            (local.set $s (i32.add (local.get $s) (local.get $passSrcStep)))
+            (local.set $off (i32.add (local.get $off) (local.get $passDstStep)))
+            (local.set $ox (i32.add (local.get $ox) (local.get $passes)))
+            (br $window)))
+        (br_if $passLoop (i32.lt_s (local.tee $pass (i32.add (local.get $pass) (i32.const 1))) (local.get $passes))))
+        (local.set $src (i32.add (local.get $src) (local.get $contribStep)))
+        (local.set $contribs (i32.sub (local.get $contribs) (i32.const 1)))
+        (br $contrib))))
 )

@@ -66,6 +66,37 @@ test('the filter gradient splits large problems between the calling thread and a
   });
 });
 
+/** Conv2DBackpropInput with 3 input channels (GEMM + col2im) on the active backend, 2 chunks of dcols. */
+function fewChannelInputGradient(shape: [number, number, number, number], stride: number, pad: 'same' | 'valid'): Float32Array {
+  return tf.tidy(() => {
+    const [n, h, w] = shape;
+    const out = (size: number) => (pad === 'same' ? Math.ceil(size / stride) : Math.floor((size - 3) / stride) + 1);
+    const yShape: [number, number, number, number] = [n, out(h), out(w), 5];
+    const dy = tf.tensor4d(values(yShape.reduce((a, b) => a * b), 6), yShape);
+    const filter = tf.tensor4d(values(3 * 3 * 3 * 5, 7), [3, 3, 3, 5]);
+    const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: shape };
+    return (tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync() as Float32Array;
+  });
+}
+
+test('the few-channel input gradient runs col2im on the helper during the next GEMM and matches cpu', async () => {
+  await initBackend({ prefer: 'wasm', quiet: true });
+  // dcols of 2·150·150 (stride 2) and 1·199·200 (stride 1, 'valid') windows of 27 values: > 2^20 floats, two chunks.
+  const cases: [[number, number, number, number], number, 'same' | 'valid'][] = [
+    [[2, 299, 300, 3], 2, 'same'],
+    [[1, 201, 202, 3], 1, 'valid'],
+  ];
+  const before = tf.backend().numDataIds();
+  const threaded = cases.map((c) => fewChannelInputGradient(...c));
+  assert.equal(tf.backend().numDataIds(), before, 'intermediate wasm buffers freed');
+  await initBackend({ prefer: 'cpu', quiet: true });
+  const expected = cases.map((c) => fewChannelInputGradient(...c));
+  threaded.forEach((g, i) => {
+    const scale = expected[i].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    assertAllClose(g, expected[i], { rtol: 1e-4, atol: 1e-4 * scale, what: `case ${i}` });
+  });
+});
+
 test('the thread count is fixed per process: a different count later is a clear error', async () => {
   await assert.rejects(configureWasm({ threads: 1 }), /threads=1: the wasm backend already started with 2 thread\(s\)/);
   await assert.rejects(configureWasm({ threads: 0 }), /threads=0 is not a positive integer/);
