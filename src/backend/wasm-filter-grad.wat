@@ -108,7 +108,8 @@
     (param $count i32) (param $srcStep i32) (param $dstStep i32) (param $run i32) (param $first i32)
     (local $k i32) (local $ox i32) (local $s i32) (local $d i32) (local $off i32) (local $lo i32) (local $hi i32)
     (local $vecEnd i32) (local $zeros v128) (local $pass i32) (local $passes i32) (local $left i32)
-    (local $passSrcStep i32) (local $passDstStep i32)
+    (local $passSrcStep i32) (local $passDstStep i32) (local $is36 i32)
+    (local.set $is36 (i32.eq (local.get $run) (i32.const 36)))
     ;; Windows ox and ox + passes do not overlap (passes·dstStep ≥ run): adding the windows of each
     ;; residue of ox in its own pass never loads what the previous window just stored (a partly
     ;; overlapping vector load after a store stalls store-to-load forwarding).
@@ -141,28 +142,39 @@
         (block $windowsDone
           (loop $window
             (br_if $windowsDone (i32.ge_s (local.get $ox) (local.get $count)))
-            ;; The window's bytes [lo, hi) that fall inside the row (signed: $off may be negative).
-            (local.set $lo (select (i32.sub (i32.const 0) (local.get $off)) (i32.const 0) (i32.lt_s (local.get $off) (i32.const 0))))
-            (local.set $hi (i32.sub (local.get $rowBytes) (local.get $off)))
-            (local.set $hi (select (local.get $run) (local.get $hi) (i32.lt_s (local.get $run) (local.get $hi))))
-            ;; $d + k addresses dx for window byte k (wraps back into range for k ≥ lo).
-            (local.set $d (i32.add (local.get $dst) (local.get $off)))
-            (local.set $k (local.get $lo))
-            (local.set $vecEnd (i32.sub (local.get $hi) (i32.const 16)))
-            (block $vecDone
-              (loop $vec
-                (br_if $vecDone (i32.gt_s (local.get $k) (local.get $vecEnd)))
-                (v128.store (i32.add (local.get $d) (local.get $k))
-                  (f32x4.add (v128.load (i32.add (local.get $d) (local.get $k))) (v128.load (i32.add (local.get $s) (local.get $k)))))
-                (local.set $k (i32.add (local.get $k) (i32.const 16)))
-                (br $vec)))
-            (block $tailDone
-              (loop $tail
-                (br_if $tailDone (i32.ge_s (local.get $k) (local.get $hi)))
-                (f32.store (i32.add (local.get $d) (local.get $k))
-                  (f32.add (f32.load (i32.add (local.get $d) (local.get $k))) (f32.load (i32.add (local.get $s) (local.get $k)))))
-                (local.set $k (i32.add (local.get $k) (i32.const 4)))
-                (br $tail)))
+            ;; A window inside the row with 9 floats per window row (3×3 kernel, 3 channels: the RGB
+            ;; stem) takes a straight path: two vectors and one float.
+            (if (i32.and (local.get $is36)
+                  (i32.and (i32.ge_s (local.get $off) (i32.const 0)) (i32.le_s (i32.add (local.get $off) (i32.const 36)) (local.get $rowBytes))))
+              (then
+                (local.set $d (i32.add (local.get $dst) (local.get $off)))
+                (v128.store offset=0 (local.get $d) (f32x4.add (v128.load offset=0 (local.get $d)) (v128.load offset=0 (local.get $s))))
+                (v128.store offset=16 (local.get $d) (f32x4.add (v128.load offset=16 (local.get $d)) (v128.load offset=16 (local.get $s))))
+                (f32.store offset=32 (local.get $d) (f32.add (f32.load offset=32 (local.get $d)) (f32.load offset=32 (local.get $s)))))
+              (else
+                ;; The window's bytes [lo, hi) that fall inside the row (signed: $off may be negative).
+                (local.set $lo (select (i32.sub (i32.const 0) (local.get $off)) (i32.const 0) (i32.lt_s (local.get $off) (i32.const 0))))
+                (local.set $hi (i32.sub (local.get $rowBytes) (local.get $off)))
+                (local.set $hi (select (local.get $run) (local.get $hi) (i32.lt_s (local.get $run) (local.get $hi))))
+                ;; $d + k addresses dx for window byte k (wraps back into range for k ≥ lo).
+                (local.set $d (i32.add (local.get $dst) (local.get $off)))
+                (local.set $k (local.get $lo))
+                (local.set $vecEnd (i32.sub (local.get $hi) (i32.const 16)))
+                (block $vecDone
+                  (loop $vec
+                    (br_if $vecDone (i32.gt_s (local.get $k) (local.get $vecEnd)))
+                    (v128.store (i32.add (local.get $d) (local.get $k))
+                      (f32x4.add (v128.load (i32.add (local.get $d) (local.get $k))) (v128.load (i32.add (local.get $s) (local.get $k)))))
+                    (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                    (br $vec)))
+                (block $tailDone
+                  (loop $tail
+                    (br_if $tailDone (i32.ge_s (local.get $k) (local.get $hi)))
+                    (f32.store (i32.add (local.get $d) (local.get $k))
+                      (f32.add (f32.load (i32.add (local.get $d) (local.get $k))) (f32.load (i32.add (local.get $s) (local.get $k)))))
+                    (local.set $k (i32.add (local.get $k) (i32.const 4)))
+                    (br $tail)))
+              ))
             (local.set $s (i32.add (local.get $s) (local.get $passSrcStep)))
             (local.set $off (i32.add (local.get $off) (local.get $passDstStep)))
             (local.set $ox (i32.add (local.get $ox) (local.get $passes)))
