@@ -8,7 +8,7 @@
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { CHUNK_ELEMENTS, convGeometry, type ConvGeometry } from './wasm-conv-common.js';
-import { col2imChunk, finishCol2im, startCol2im } from './wasm-filter-grad.js';
+import { col2imChunk, finishCol2im, fusedInputGradient, fusedThreads, startCol2im } from './wasm-filter-grad.js';
 import { asWasmBackend, heapFloats, release, releaseRowView, rowView, runWasmKernel, type WasmBackendInternals } from './wasm-internals.js';
 
 const KERNEL = 'Conv2DBackpropInput';
@@ -161,17 +161,8 @@ function gemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: Tenso
   const outRows = g.batch * ho;
   const filterT = runWasmKernel(backend, 'Transpose', { x: { ...filter, shape: [patch, g.outChannels] } }, { perm: [1, 0] });
   const dx = backend.makeOutput([g.batch, h, w, c], 'float32');
-  {
-    // Rows that no window reaches (below the last window with 'valid' padding, gaps when s > K, large
-    // pads): zero here; col2im zeroes every other row when its first window arrives.
-    const { heap, start } = heapFloats(backend, dx);
-    for (let iy = 0; iy < h; iy++) {
-      const first = Math.max(0, Math.ceil((iy + g.padTop - kh + 1) / sy));
-      const last = Math.min(ho - 1, Math.floor((iy + g.padTop) / sy));
-      if (first <= last) continue;
-      for (let b = 0; b < g.batch; b++) heap.fill(0, start + (b * h + iy) * w * c, start + (b * h + iy + 1) * w * c);
-    }
-  }
+  // col2im zeroes every other row when its first window arrives.
+  zeroUnreachedRows(backend, dx, g);
   const chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / (wo * patch)));
   // With a helper thread, chunk k's col2im runs there while this thread (with XNNPACK's pool) runs the
   // GEMM of chunk k + 1, then joins it: the GEMMs follow each other without a gap, so the pool's
@@ -213,13 +204,58 @@ function gemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: Tenso
   return dx;
 }
 
+/** The fused kernel's register block holds 12 floats of a window row: KW·Ci ≤ 12. */
+const FUSED_MAX_RUN = 12;
+
+/** Rows of dx that no window reaches (below the last window with 'valid' padding, gaps when s > K, large pads). */
+function zeroUnreachedRows(backend: WasmBackendInternals, dx: TensorInfo, g: ConvGeometry): void {
+  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, filterHeight: kh, strideHeight: sy } = g;
+  const { heap, start } = heapFloats(backend, dx);
+  for (let iy = 0; iy < h; iy++) {
+    const first = Math.max(0, Math.ceil((iy + g.padTop - kh + 1) / sy));
+    const last = Math.min(ho - 1, Math.floor((iy + g.padTop) / sy));
+    if (first <= last) continue;
+    for (let b = 0; b < g.batch; b++) heap.fill(0, start + (b * h + iy) * w * c, start + (b * h + iy + 1) * w * c);
+  }
+}
+
+/**
+ * dx for few input channels with KW·Ci ≤ 12 (the image layer) in one pass of the SIMD module's fused
+ * kernel: each window row is computed from dy and the filter where it is added into dx (no dcols
+ * matrix, no XNNPACK call), dx rows shared between this thread and the helper threads.
+ */
+function fusedGemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  const { inChannels: c, outChannels: co, filterHeight: kh, filterWidth: kw } = g;
+  const threads = fusedThreads(backend);
+  const wt = backend.makeOutput([kh * co * FUSED_MAX_RUN + threads * 16], 'float32');
+  const dx = backend.makeOutput([g.batch, g.inHeight, g.inWidth, c], 'float32');
+  // Views after the last allocation.
+  const { heap, start: wtStart } = heapFloats(backend, wt);
+  const fStart = heapFloats(backend, filter).start;
+  heap.fill(0, wtStart, wtStart + kh * co * FUSED_MAX_RUN);
+  for (let ky = 0; ky < kh; ky++) {
+    for (let t = 0; t < kw * c; t++) {
+      const from = fStart + (ky * kw * c + t) * co;
+      for (let o = 0; o < co; o++) heap[wtStart + (ky * co + o) * FUSED_MAX_RUN + t] = heap[from + o];
+    }
+  }
+  zeroUnreachedRows(backend, dx, g);
+  const macs = g.batch * g.outHeight * g.outWidth * kh * kw * c * co;
+  fusedInputGradient(backend, g, heapFloats(backend, dy).start * 4, wtStart * 4, heapFloats(backend, dx).start * 4, (wtStart + kh * co * FUSED_MAX_RUN) * 4, macs >= 1 << 20);
+  release(backend, wt);
+  return dx;
+}
+
 function conv2DBackpropInput({ inputs, attrs, backend }: { inputs: { dy: TensorInfo; filter: TensorInfo }; attrs: NamedAttrMap; backend: unknown }): TensorInfo {
   const wasm = asWasmBackend(backend, KERNEL);
   const { dy, filter } = inputs;
   const inputShape = attrs.inputShape as number[];
   const g = convGeometry(KERNEL, inputShape, filter.shape, attrs);
   const [sy, sx] = [g.strideHeight, g.strideWidth];
-  if (g.inChannels < FEW_CHANNELS) return gemmCol2im(wasm, dy, filter, g);
+  if (g.inChannels < FEW_CHANNELS) {
+    if (process.env.FUSED !== '0' && g.filterWidth * g.inChannels <= FUSED_MAX_RUN && g.outChannels > 0 && g.outHeight > 0 && g.outWidth > 0) return fusedGemmCol2im(wasm, dy, filter, g);
+    return gemmCol2im(wasm, dy, filter, g);
+  }
   // [KH, KW, Ci, Co] → [KH, KW, Co, Ci]: dy's channels are the phase convolutions' inputs.
   const swapped = runWasmKernel(wasm, 'Transpose', { x: filter }, { perm: [0, 1, 3, 2] });
   try {

@@ -29,6 +29,13 @@ export type Col2imRow = (
   count: number, srcStep: number, dstStep: number, run: number, first: number,
 ) => void;
 
+/** The .wat's `gemmCol2imRow` (see the .wat file for the meaning of each argument; addresses in bytes). */
+export type GemmCol2imRow = (
+  dy: number, w: number, contribs: number, dyContribStep: number, wContribStep: number,
+  co: number, dst: number, rowBytes: number, zero: number,
+  count: number, dstStep: number, first: number, run: number, scratch: number,
+) => void;
+
 /** Taps and output channels per register block of the kernel. */
 const TAP_BLOCK = 4;
 const CO_BLOCK = 8;
@@ -125,6 +132,64 @@ export function runCol2imJob(col2imRow: Col2imRow, j: Col2imJob, counter: Int32A
 }
 
 /**
+ * A fused input-gradient job (few channels, KW·Ci ≤ 12): dx rows [rowStart, rowEnd) of all N·H rows
+ * computed from dy and the padded filter [KH, Co, 12] at `wt`, shared by the threads of the job
+ * through a row counter like {@link Col2imJob}. Byte addresses.
+ */
+export interface FusedJob {
+  dy: number;
+  wt: number;
+  dx: number;
+  rowStart: number;
+  rowEnd: number;
+  block: number;
+  height: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  strideHeight: number;
+  padTop: number;
+  rowBytes: number;
+  stepBytes: number;
+  firstBytes: number;
+  runBytes: number;
+  /** 48 bytes of scratch per thread, the calling thread's first, then one per helper. */
+  scratch: number;
+}
+const FUSED_FIELDS = ['dy', 'wt', 'dx', 'rowStart', 'rowEnd', 'block', 'height', 'outHeight', 'outWidth', 'outChannels', 'filterHeight', 'strideHeight', 'padTop', 'rowBytes', 'stepBytes', 'firstBytes', 'runBytes', 'scratch'] as const;
+
+/**
+ * Runs a fused job on one thread (`thread`: 0 for the calling thread, i for helper i − 1, picking its
+ * scratch): per dx row, one call of the kernel with the row's window rows (consecutive oy, window rows
+ * ky = iy + padTop − oy·s). Rows no window reaches are not touched (the caller zeroes them). (Also the
+ * helper threads' code: it must not refer to anything outside itself.)
+ */
+export function runFusedJob(kernel: GemmCol2imRow, j: FusedJob, counter: Int32Array, thread: number): void {
+  const dyRowBytes = j.outWidth * j.outChannels * 4;
+  const wSliceBytes = j.outChannels * 48;
+  const scratch = j.scratch + thread * 64;
+  for (;;) {
+    const blockStart = j.rowStart + Atomics.add(counter, 0, j.block);
+    if (blockStart >= j.rowEnd) return;
+    const blockEnd = Math.min(j.rowEnd, blockStart + j.block);
+    for (let row = blockStart; row < blockEnd; row++) {
+      const image = Math.floor(row / j.height);
+      const iy = row - image * j.height;
+      // Output rows whose windows reach dx row iy: oy·s − padTop ≤ iy ≤ oy·s − padTop + KH − 1.
+      const first = Math.max(0, Math.ceil((iy + j.padTop - j.filterHeight + 1) / j.strideHeight));
+      const last = Math.min(j.outHeight - 1, Math.floor((iy + j.padTop) / j.strideHeight));
+      if (first > last) continue;
+      const ky = iy + j.padTop - first * j.strideHeight;
+      kernel(
+        j.dy + (image * j.outHeight + first) * dyRowBytes, j.wt + ky * wSliceBytes, last - first + 1, dyRowBytes, -j.strideHeight * wSliceBytes,
+        j.outChannels, j.dx + row * j.rowBytes, j.rowBytes, 1, j.outWidth, j.stepBytes, j.firstBytes, j.runBytes, scratch,
+      );
+    }
+  }
+}
+
+/**
  * Runs a job: the kernel once per image over that image's rows of the job. (Its source is also the
  * helper threads' code, so it must not refer to anything outside itself.)
  */
@@ -144,11 +209,13 @@ function runJob(accumulate: Accumulate, j: Job): void {
 const HELPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { memory, bytes, control, args, kinds, counter: counterBuffer } = workerData;
-const { accumulate, col2imRow } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+const { accumulate, col2imRow, gemmCol2imRow } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const runJob = ${runJob.toString()};
 const runCol2imJob = ${runCol2imJob.toString()};
+const runFusedJob = ${runFusedJob.toString()};
+const thread = workerData.thread;
 const counter = new Int32Array(counterBuffer);
-const runners = [(job) => runJob(accumulate, job), (job) => runCol2imJob(col2imRow, job, counter)];
+const runners = [(job) => runJob(accumulate, job), (job) => runCol2imJob(col2imRow, job, counter), (job) => runFusedJob(gemmCol2imRow, job, counter, thread)];
 const ctrl = new Int32Array(control);
 const values = new Float64Array(args);
 let seen = 0;
@@ -165,7 +232,7 @@ for (;;) {
 `;
 
 /** The helper's job kinds: their index is args[0], their fields follow in this order. */
-const JOB_KINDS = [JOB_FIELDS, COL2IM_FIELDS] as const;
+const JOB_KINDS = [JOB_FIELDS, COL2IM_FIELDS, FUSED_FIELDS] as const;
 
 /** One helper thread and its mailbox: [0] job posted, [1] job done, [2] 1 if it failed; args: kind, fields. */
 interface Helper {
@@ -177,6 +244,7 @@ interface Helper {
 interface Instance {
   accumulate: Accumulate;
   col2imRow: Col2imRow;
+  gemmCol2imRow: GemmCol2imRow;
   helpers: Helper[];
   /** The work counter of col2im jobs, shared with the helpers. */
   counter: Int32Array;
@@ -218,16 +286,17 @@ function kernelFor(backend: WasmBackendInternals, threads: number): Instance {
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
   const accumulate = exports.accumulate as Accumulate;
   const col2imRow = exports.col2imRow as Col2imRow;
+  const gemmCol2imRow = exports.gemmCol2imRow as GemmCol2imRow;
   const helpers: Helper[] = [];
   const counter = new Int32Array(new SharedArrayBuffer(4));
   for (let i = 1; shared && i < threads; i++) {
     const control = new SharedArrayBuffer(3 * 4);
     const args = new SharedArrayBuffer((1 + Math.max(...JOB_KINDS.map((fields) => fields.length))) * 8);
-    const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { memory, bytes, control, args, kinds: JOB_KINDS, counter: counter.buffer } });
+    const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { memory, bytes, control, args, kinds: JOB_KINDS, counter: counter.buffer, thread: i } });
     worker.unref(); // it waits for jobs forever
     helpers.push({ control: new Int32Array(control), args: new Float64Array(args), sequence: 0 });
   }
-  const instance = { accumulate, col2imRow, helpers, counter };
+  const instance = { accumulate, col2imRow, gemmCol2imRow, helpers, counter };
   instances.set(backend.wasm, instance);
   return instance;
 }
@@ -454,4 +523,48 @@ export function finishCol2im(backend: WasmBackendInternals): void {
   inFlight.delete(instance);
   runCol2imJob(instance.col2imRow, job, instance.counter);
   waitFor(instance.helpers[0], 'Conv2DBackpropInput');
+}
+
+/** Rows per block of a fused job shared between threads. */
+const FUSED_BLOCK = 2;
+
+/** Threads (the caller and its helpers) that {@link fusedInputGradient} runs on with this backend. */
+export function fusedThreads(backend: WasmBackendInternals): number {
+  return kernelFor(backend, backendThreads(backend)).helpers.length + 1;
+}
+
+/**
+ * Adds every window of the input gradient into dx rows [rowStart, rowEnd) (each zeroed first) straight
+ * from dy (byte address `dy`) and the filter padded to [KH, Co, 12] (at `wt`), on this thread and the
+ * helpers, which share the rows through a counter. `scratch`: 64 bytes per thread.
+ */
+export function fusedInputGradient(backend: WasmBackendInternals, g: ConvGeometry, dy: number, wt: number, dx: number, scratch: number, parallel: boolean): void {
+  const instance = kernelFor(backend, backendThreads(backend));
+  const rows = g.batch * g.inHeight;
+  const parts = parallel ? instance.helpers.length + 1 : 1;
+  const job: FusedJob = {
+    dy,
+    wt,
+    dx,
+    rowStart: 0,
+    rowEnd: rows,
+    block: parts > 1 ? FUSED_BLOCK : rows,
+    height: g.inHeight,
+    outHeight: g.outHeight,
+    outWidth: g.outWidth,
+    outChannels: g.outChannels,
+    filterHeight: g.filterHeight,
+    strideHeight: g.strideHeight,
+    padTop: g.padTop,
+    rowBytes: g.inWidth * g.inChannels * 4,
+    stepBytes: g.strideWidth * g.inChannels * 4,
+    firstBytes: -g.padLeft * g.inChannels * 4,
+    runBytes: g.filterWidth * g.inChannels * 4,
+    scratch,
+  };
+  Atomics.store(instance.counter, 0, 0);
+  const helpers = instance.helpers.slice(0, parts - 1);
+  for (const helper of helpers) post(helper, 2, FUSED_FIELDS, job);
+  runFusedJob(instance.gemmCol2imRow, job, instance.counter, 0);
+  for (const helper of helpers) waitFor(helper, 'Conv2DBackpropInput');
 }
