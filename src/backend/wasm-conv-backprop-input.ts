@@ -156,7 +156,7 @@ export const FEW_CHANNELS = 8;
  * this thread then takes the rows the helper has not reached.
  */
 function gemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
-  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sy } = g;
+  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
   const patch = kh * kw * c;
   const outRows = g.batch * ho;
   const filterT = runWasmKernel(backend, 'Transpose', { x: { ...filter, shape: [patch, g.outChannels] } }, { perm: [1, 0] });
@@ -253,7 +253,7 @@ function conv2DBackpropInput({ inputs, attrs, backend }: { inputs: { dy: TensorI
   const g = convGeometry(KERNEL, inputShape, filter.shape, attrs);
   const [sy, sx] = [g.strideHeight, g.strideWidth];
   if (g.inChannels < FEW_CHANNELS) {
-    if (process.env.FUSED !== '0' && g.filterWidth * g.inChannels <= FUSED_MAX_RUN && g.outChannels > 0 && g.outHeight > 0 && g.outWidth > 0) return fusedGemmCol2im(wasm, dy, filter, g);
+    if (g.filterWidth * g.inChannels <= FUSED_MAX_RUN && g.batch > 0 && g.outChannels > 0 && g.outHeight > 0 && g.outWidth > 0) return fusedGemmCol2im(wasm, dy, filter, g);
     return gemmCol2im(wasm, dy, filter, g);
   }
   // [KH, KW, Ci, Co] → [KH, KW, Co, Ci]: dy's channels are the phase convolutions' inputs.

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { BYTES_PATH, compileKernel, generatedSource, WAT_PATH } from '../../scripts/wasm-kernel.js';
 import { Worker } from 'node:worker_threads';
 import type { ConvGeometry } from './wasm-conv-common.js';
-import { col2imJob, runCol2imJob, type Col2imRow } from './wasm-filter-grad.js';
+import { col2imJob, runCol2imJob, runFusedJob, type Col2imRow, type FusedJob, type GemmCol2imRow } from './wasm-filter-grad.js';
 import { FILTER_GRAD_WASM, FILTER_GRAD_WASM_SHARED } from './wasm-filter-grad-bytes.js';
 
 test('the committed filter-gradient wasm bytes are the compiled .wat source (npm run build:wasm-kernel)', async () => {
@@ -13,7 +13,7 @@ test('the committed filter-gradient wasm bytes are the compiled .wat source (npm
   // Both variants decode to valid modules with the two exports, importing a plain / a shared memory.
   for (const [base64, shared] of [[FILTER_GRAD_WASM, false], [FILTER_GRAD_WASM_SHARED, true]] as const) {
     const module = new WebAssembly.Module(Buffer.from(base64, 'base64'));
-    assert.deepEqual(WebAssembly.Module.exports(module), [{ name: 'accumulate', kind: 'function' }, { name: 'col2imRow', kind: 'function' }]);
+    assert.deepEqual(WebAssembly.Module.exports(module), [{ name: 'accumulate', kind: 'function' }, { name: 'col2imRow', kind: 'function' }, { name: 'gemmCol2imRow', kind: 'function' }]);
     assert.deepEqual(WebAssembly.Module.imports(module), [{ module: 'env', name: 'memory', kind: 'memory' }]);
     const memory = new WebAssembly.Memory(shared ? { initial: 1, maximum: 65536, shared: true } : { initial: 1 });
     assert.ok(new WebAssembly.Instance(module, { env: { memory } }));
@@ -196,4 +196,141 @@ test('col2im splits a chunk between two threads on a shared memory (disjoint row
   assert.ok(other > 0 && calls > 0, `both threads added rows (this ${calls}, other ${other})`);
   assert.equal(other + calls, job.rowEnd - job.rowStart, 'every row once');
   assert.deepEqual(Array.from(heap.subarray(dxAt, dxAt + expected.length)), Array.from(expected));
+});
+
+/** dcols [(n, oy, ox), (ky, kx, ci)] = dy [·, co] × filter [ky, kx, ci, co]ᵀ, by plain loops. */
+function referenceCols(g: ConvGeometry, dy: Float32Array, filter: Float32Array): Float32Array {
+  const patch = g.filterHeight * g.filterWidth * g.inChannels;
+  const m = g.batch * g.outHeight * g.outWidth;
+  const cols = new Float32Array(m * patch);
+  for (let i = 0; i < m; i++) {
+    for (let t = 0; t < patch; t++) {
+      let sum = 0;
+      for (let o = 0; o < g.outChannels; o++) sum += dy[i * g.outChannels + o] * filter[t * g.outChannels + o];
+      cols[i * patch + t] = sum;
+    }
+  }
+  return cols;
+}
+
+/** Lays out dy, the filter as [KH, Co, 12] and dx (NaN, unreached rows 0, guards around) on the heap; the fused job. */
+function fusedSetup(heap: Float32Array, g: ConvGeometry, dy: Float32Array, filter: Float32Array, reached: boolean[], block: number): { job: FusedJob; dxAt: number; guards: () => number[] } {
+  const { filterHeight: kh, filterWidth: kw, inChannels: c, outChannels: co } = g;
+  const dyAt = 64;
+  const wtAt = dyAt + dy.length + 16;
+  const scratchAt = wtAt + kh * co * 12;
+  const dxAt = scratchAt + 2 * 16 + 64;
+  const dxSize = g.batch * g.inHeight * g.inWidth * c;
+  heap.fill(0, 0, dxAt + dxSize + 64);
+  heap.set(dy, dyAt);
+  for (let ky = 0; ky < kh; ky++) {
+    for (let t = 0; t < kw * c; t++) for (let o = 0; o < co; o++) heap[wtAt + (ky * co + o) * 12 + t] = filter[(ky * kw * c + t) * co + o];
+  }
+  heap.fill(12345, dxAt - 64, dxAt);
+  heap.fill(12345, dxAt + dxSize, dxAt + dxSize + 64);
+  heap.fill(Number.NaN, dxAt, dxAt + dxSize);
+  reached.forEach((r, row) => {
+    if (!r) heap.fill(0, dxAt + row * g.inWidth * c, dxAt + (row + 1) * g.inWidth * c);
+  });
+  const job: FusedJob = {
+    dy: dyAt * 4,
+    wt: wtAt * 4,
+    dx: dxAt * 4,
+    rowStart: 0,
+    rowEnd: g.batch * g.inHeight,
+    block,
+    height: g.inHeight,
+    outHeight: g.outHeight,
+    outWidth: g.outWidth,
+    outChannels: co,
+    filterHeight: kh,
+    strideHeight: g.strideHeight,
+    padTop: g.padTop,
+    rowBytes: g.inWidth * c * 4,
+    stepBytes: g.strideWidth * c * 4,
+    firstBytes: -g.padLeft * c * 4,
+    runBytes: kw * c * 4,
+    scratch: scratchAt * 4,
+  };
+  const guards = () => [...heap.subarray(dxAt - 64, dxAt), ...heap.subarray(dxAt + dxSize, dxAt + dxSize + 64)];
+  return { job, dxAt, guards };
+}
+
+test('gemmCol2imRow computes and adds every window row from dy and the filter: edges, blocks, strides, paddings', async () => {
+  const memory = new WebAssembly.Memory({ initial: 64 });
+  const bytes = await compileKernel(readFileSync(WAT_PATH, 'utf8'), false);
+  const kernel = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemmCol2imRow as GemmCol2imRow;
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const cases: [number, number, number, number, number, number, number, number, number, number, number][] = [
+    // n, h, w, c, k, s, padTop, padLeft, padBottom, padRight, co
+    [2, 8, 9, 3, 3, 2, 0, 1, 1, 1, 5], // the stem's 'same' stride 2; 5 output columns: blocks of 3 + 2
+    [2, 7, 7, 3, 3, 1, 1, 1, 1, 1, 32], // stride 1, three window rows per dx row, Co 32
+    [1, 9, 8, 3, 3, 2, 1, 0, 0, 0, 3], // unreached rows and columns at the bottom/right
+    [1, 5, 4, 4, 3, 1, 0, 0, 0, 0, 2], // KW·Ci = 12, the most the kernel takes; 'valid'
+    [2, 6, 5, 1, 2, 2, 0, 0, 0, 1, 1], // KW·Ci = 2, Co 1, even kernel
+    [1, 11, 12, 2, 3, 3, 0, 0, 0, 0, 7], // stride > kernel: gaps
+    [1, 4, 4, 3, 3, 1, 2, 2, 2, 2, 4], // padding wider than the kernel's half: windows clipped on both sides
+    [2, 5, 7, 3, 1, 2, 0, 0, 0, 0, 6], // 1×1 stride 2
+    [1, 6, 1, 3, 3, 1, 1, 1, 1, 1, 3], // one column: every window clipped on both sides
+  ];
+  for (const [n, h, w, c, k, s, pt, pl, pb, pr, co] of cases) {
+    const g = { ...geometry(n, h, w, c, k, s, pt, pl, pb, pr), outChannels: co };
+    const dy = integers(n * g.outHeight * g.outWidth * co, h + 7 * w + co);
+    const filter = integers(k * k * c * co, 3 * k + c);
+    const { dx: expected, reached } = referenceCol2im(g, referenceCols(g, dy, filter));
+    for (const block of [1, 4, Number.MAX_SAFE_INTEGER]) {
+      const heap = new Float32Array(memory.buffer);
+      const { job, dxAt, guards } = fusedSetup(heap, g, dy, filter, reached, block);
+      counter[0] = 0;
+      runFusedJob(kernel, job, counter, 0);
+      const what = `x [${n}, ${h}, ${w}, ${c}] ${k}×${k}→${co} s${s} pads ${[pt, pl, pb, pr]}, blocks of ${block}`;
+      assert.deepEqual(Array.from(heap.subarray(dxAt, dxAt + expected.length)), Array.from(expected), what);
+      assert.ok(guards().every((v) => v === 12345), `${what}: a write outside dx`);
+    }
+  }
+});
+
+test('the fused kernel splits dx rows between two threads on a shared memory', async () => {
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+  const bytes = await compileKernel(readFileSync(WAT_PATH, 'utf8'), true);
+  const kernel = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemmCol2imRow as GemmCol2imRow;
+  const g = { ...geometry(2, 40, 36, 3, 3, 2, 0, 0, 1, 1), outChannels: 8 };
+  const dy = integers(g.batch * g.outHeight * g.outWidth * 8, 9);
+  const filter = integers(3 * 3 * 3 * 8, 10);
+  const { dx: expected, reached } = referenceCol2im(g, referenceCols(g, dy, filter));
+  const heap = new Float32Array(memory.buffer);
+  const { job, dxAt, guards } = fusedSetup(heap, g, dy, filter, reached, 1);
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  // [0]: start flag, [1]: rows done by the other thread.
+  const sync = new Int32Array(new SharedArrayBuffer(8));
+  const worker = new Worker(
+    `const { workerData: d, parentPort } = require('node:worker_threads');
+     const kernel = new WebAssembly.Instance(new WebAssembly.Module(d.bytes), { env: { memory: d.memory } }).exports.gemmCol2imRow;
+     const runFusedJob = ${runFusedJob.toString()};
+     const sync = new Int32Array(d.sync);
+     Atomics.wait(sync, 0, 0);
+     runFusedJob((...args) => { kernel(...args); Atomics.add(sync, 1, 1); Atomics.notify(sync, 1); }, d.job, new Int32Array(d.counter), 1);
+     parentPort.postMessage('done');`,
+    { eval: true, workerData: { bytes, memory, sync: sync.buffer, counter: counter.buffer, job } },
+  );
+  const done = new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  Atomics.store(sync, 0, 1);
+  Atomics.notify(sync, 0);
+  let calls = 0;
+  runFusedJob((...args: Parameters<GemmCol2imRow>) => {
+    // Before its first row, this thread lets the other one finish a row, so that both take part.
+    if (calls++ === 0) while (Atomics.load(sync, 1) === 0) Atomics.wait(sync, 1, 0, 5000);
+    kernel(...args);
+  }, job, counter, 0);
+  await done;
+  await worker.terminate();
+  const other = Atomics.load(sync, 1);
+  const reachedRows = reached.filter((r) => r).length;
+  assert.ok(other > 0 && calls > 0, `both threads computed rows (this ${calls}, other ${other})`);
+  assert.equal(other + calls, reachedRows, 'every reached row once');
+  assert.deepEqual(Array.from(heap.subarray(dxAt, dxAt + expected.length)), Array.from(expected));
+  assert.ok(guards().every((v) => v === 12345), 'a write outside dx');
 });

@@ -110,10 +110,12 @@ const COL2IM_BLOCK = 4;
 export function runCol2imJob(col2imRow: Col2imRow, j: Col2imJob, counter: Int32Array): void {
   const colsRowBytes = j.outWidth * j.patchBytes;
   const contribStep = colsRowBytes - j.strideHeight * j.runBytes;
+  // (The counter is an int32: a block of at most all rows keeps it far from overflowing.)
+  const block = Math.max(1, Math.min(j.block, j.rowEnd - j.rowStart));
   for (;;) {
-    const blockStart = j.rowStart + Atomics.add(counter, 0, j.block);
+    const blockStart = j.rowStart + Atomics.add(counter, 0, block);
     if (blockStart >= j.rowEnd) return;
-    const blockEnd = Math.min(j.rowEnd, blockStart + j.block);
+    const blockEnd = Math.min(j.rowEnd, blockStart + block);
     for (let row = blockStart; row < blockEnd; row++) {
       const image = Math.floor(row / j.height);
       const iy = row - image * j.height;
@@ -169,10 +171,12 @@ export function runFusedJob(kernel: GemmCol2imRow, j: FusedJob, counter: Int32Ar
   const dyRowBytes = j.outWidth * j.outChannels * 4;
   const wSliceBytes = j.outChannels * 48;
   const scratch = j.scratch + thread * 64;
+  // (The counter is an int32: a block of at most all rows keeps it far from overflowing.)
+  const block = Math.max(1, Math.min(j.block, j.rowEnd - j.rowStart));
   for (;;) {
-    const blockStart = j.rowStart + Atomics.add(counter, 0, j.block);
+    const blockStart = j.rowStart + Atomics.add(counter, 0, block);
     if (blockStart >= j.rowEnd) return;
-    const blockEnd = Math.min(j.rowEnd, blockStart + j.block);
+    const blockEnd = Math.min(j.rowEnd, blockStart + block);
     for (let row = blockStart; row < blockEnd; row++) {
       const image = Math.floor(row / j.height);
       const iy = row - image * j.height;

@@ -66,25 +66,30 @@ test('the filter gradient splits large problems between the calling thread and a
   });
 });
 
-/** Conv2DBackpropInput with 3 input channels (GEMM + col2im) on the active backend, 2 chunks of dcols. */
+/** Conv2DBackpropInput with few input channels (x [n, h, w, ci], 3×3 → 5) on the active backend. */
 function fewChannelInputGradient(shape: [number, number, number, number], stride: number, pad: 'same' | 'valid'): Float32Array {
   return tf.tidy(() => {
-    const [n, h, w] = shape;
+    const [n, h, w, ci] = shape;
     const out = (size: number) => (pad === 'same' ? Math.ceil(size / stride) : Math.floor((size - 3) / stride) + 1);
     const yShape: [number, number, number, number] = [n, out(h), out(w), 5];
     const dy = tf.tensor4d(values(yShape.reduce((a, b) => a * b), 6), yShape);
-    const filter = tf.tensor4d(values(3 * 3 * 3 * 5, 7), [3, 3, 3, 5]);
+    const filter = tf.tensor4d(values(3 * 3 * ci * 5, 7), [3, 3, ci, 5]);
     const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: shape };
     return (tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync() as Float32Array;
   });
 }
 
-test('the few-channel input gradient runs col2im on the helper during the next GEMM and matches cpu', async () => {
+test('the few-channel input gradient shares its work with the helper thread and matches cpu', async () => {
   await initBackend({ prefer: 'wasm', quiet: true });
-  // dcols of 2·150·150 (stride 2) and 1·199·200 (stride 1, 'valid') windows of 27 values: > 2^20 floats, two chunks.
   const cases: [[number, number, number, number], number, 'same' | 'valid'][] = [
+    // 3 channels (KW·Ci = 9): the fused kernel, dx rows split between the threads.
     [[2, 299, 300, 3], 2, 'same'],
     [[1, 201, 202, 3], 1, 'valid'],
+    // 5 channels (KW·Ci = 15): GEMM + col2im, dcols of 2·150·150 (stride 2) and 1·199·200 (stride 1)
+    // windows of 45 values (> 2^20 floats: 2 chunks each, the first ending inside the second image),
+    // chunk 0's col2im on the helper during chunk 1's GEMM.
+    [[2, 300, 299, 5], 2, 'same'],
+    [[1, 199, 200, 5], 1, 'same'],
   ];
   const before = tf.backend().numDataIds();
   const threaded = cases.map((c) => fewChannelInputGradient(...c));
