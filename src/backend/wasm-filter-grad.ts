@@ -555,7 +555,7 @@ export function fusedInputGradient(backend: WasmBackendInternals, g: ConvGeometr
     dx,
     rowStart: 0,
     rowEnd: rows,
-    block: parts > 1 ? Number(process.env.FB ?? FUSED_BLOCK) : rows,
+    block: parts > 1 ? FUSED_BLOCK : rows,
     height: g.inHeight,
     outHeight: g.outHeight,
     outWidth: g.outWidth,
