@@ -5,6 +5,11 @@
  * ky ≡ r + padTop (mod s) contribute, so each phase is a stride-1 convolution of dy with a small reversed
  * sub-filter: s² forward convolutions (XNNPACK) whose taps add up to the full filter, and no multiplication
  * by the zeros that the textbook "dilate dy, convolve" identity inserts.
+ *
+ * With fewer than 8 input channels (the image layer) the phases waste XNNPACK's tiles; there dx is built
+ * one row at a time by the SIMD module of wasm-filter-grad.wat: by its fused GEMM + col2im kernel when a
+ * window row has at most 12 values (KW·Ci ≤ 12), else by an XNNPACK GEMM into im2col-shaped dcols and
+ * the module's col2im.
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { CHUNK_ELEMENTS, convGeometry, type ConvGeometry } from './wasm-conv-common.js';
@@ -165,9 +170,9 @@ function gemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: Tenso
   zeroUnreachedRows(backend, dx, g);
   const chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / (wo * patch)));
   // With a helper thread, chunk k's col2im runs there while this thread (with XNNPACK's pool) runs the
-  // GEMM of chunk k + 1, then joins it: the GEMMs follow each other without a gap, so the pool's
-  // threads, which spin for ~1 ms after each GEMM, spin into the next one instead of taking a core
-  // from the col2im.
+  // GEMM of chunk k + 1, then joins it. (Measured about as fast as splitting each chunk's col2im right
+  // after its GEMM: XNNPACK's pool thread spins ~1 ms after every GEMM and holds the second core either
+  // way, which is why the image layer takes the fused kernel instead.)
   let pending: TensorInfo | undefined;
   const finishPending = () => {
     if (pending === undefined) return;
@@ -207,6 +212,9 @@ function gemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: Tenso
 /** The fused kernel's register block holds 12 floats of a window row: KW·Ci ≤ 12. */
 const FUSED_MAX_RUN = 12;
 
+/** Below this many multiply-adds the fused kernel stays on the calling thread (waking a helper costs tens of µs). */
+const FUSED_PARALLEL_MIN_MACS = 1 << 20;
+
 /** Rows of dx that no window reaches (below the last window with 'valid' padding, gaps when s > K, large pads). */
 function zeroUnreachedRows(backend: WasmBackendInternals, dx: TensorInfo, g: ConvGeometry): void {
   const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, filterHeight: kh, strideHeight: sy } = g;
@@ -227,6 +235,7 @@ function zeroUnreachedRows(backend: WasmBackendInternals, dx: TensorInfo, g: Con
 function fusedGemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
   const { inChannels: c, outChannels: co, filterHeight: kh, filterWidth: kw } = g;
   const threads = fusedThreads(backend);
+  // The filter as [KH, Co, 12] (window row ky of output channel o, zero-padded), then 64 bytes of scratch per thread.
   const wt = backend.makeOutput([kh * co * FUSED_MAX_RUN + threads * 16], 'float32');
   const dx = backend.makeOutput([g.batch, g.inHeight, g.inWidth, c], 'float32');
   // Views after the last allocation.
@@ -241,7 +250,7 @@ function fusedGemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: 
   }
   zeroUnreachedRows(backend, dx, g);
   const macs = g.batch * g.outHeight * g.outWidth * kh * kw * c * co;
-  fusedInputGradient(backend, g, heapFloats(backend, dy).start * 4, wtStart * 4, heapFloats(backend, dx).start * 4, (wtStart + kh * co * FUSED_MAX_RUN) * 4, macs >= 1 << 20);
+  fusedInputGradient(backend, g, heapFloats(backend, dy).start * 4, wtStart * 4, heapFloats(backend, dx).start * 4, (wtStart + kh * co * FUSED_MAX_RUN) * 4, macs >= FUSED_PARALLEL_MIN_MACS);
   release(backend, wt);
   return dx;
 }

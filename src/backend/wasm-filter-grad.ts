@@ -5,8 +5,10 @@
  * thread, helper worker threads instantiate the same kernel on that memory and take equal shares of the
  * output rows, each into its own accumulators; the calling thread blocks (Atomics.wait) until they finish.
  *
- * The same module and helper threads also run the col2im of the few-channel input gradient
- * (wasm-conv-backprop-input.ts): {@link col2imChunk} splits a chunk's dx rows between the threads.
+ * The same module and helper threads also build the input gradient with few input channels
+ * (wasm-conv-backprop-input.ts), one dx row per kernel call, the threads drawing blocks of rows from a
+ * shared counter: {@link fusedInputGradient} (GEMM and col2im fused) and {@link col2imChunk} /
+ * {@link startCol2im} (col2im of an XNNPACK GEMM's output).
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { Worker } from 'node:worker_threads';
@@ -541,9 +543,10 @@ export function fusedThreads(backend: WasmBackendInternals): number {
 }
 
 /**
- * Adds every window of the input gradient into dx rows [rowStart, rowEnd) (each zeroed first) straight
- * from dy (byte address `dy`) and the filter padded to [KH, Co, 12] (at `wt`), on this thread and the
- * helpers, which share the rows through a counter. `scratch`: 64 bytes per thread.
+ * Computes every dx row that some window reaches (each zeroed first, then its window rows added)
+ * straight from dy (byte address `dy`) and the filter padded to [KH, Co, 12] (at `wt`), on this thread
+ * and, when `parallel`, the helpers, which share the rows through a counter. `scratch`: 64 bytes per
+ * thread ({@link fusedThreads}).
  */
 export function fusedInputGradient(backend: WasmBackendInternals, g: ConvGeometry, dy: number, wt: number, dx: number, scratch: number, parallel: boolean): void {
   const instance = kernelFor(backend, backendThreads(backend));
