@@ -5,10 +5,15 @@
  * ky ≡ r + padTop (mod s) contribute, so each phase is a stride-1 convolution of dy with a small reversed
  * sub-filter: s² forward convolutions (XNNPACK) whose taps add up to the full filter, and no multiplication
  * by the zeros that the textbook "dilate dy, convolve" identity inserts.
+ *
+ * With fewer than 8 input channels (the image layer) the phases waste XNNPACK's tiles; there dx is built
+ * one row at a time by the SIMD module of wasm-filter-grad.wat: by its fused GEMM + col2im kernel when a
+ * window row has at most 12 values (KW·Ci ≤ 12), else by an XNNPACK GEMM into im2col-shaped dcols and
+ * the module's col2im.
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { CHUNK_ELEMENTS, convGeometry, type ConvGeometry } from './wasm-conv-common.js';
-import { wasmAddRuns } from './wasm-filter-grad.js';
+import { col2imChunk, finishCol2im, fusedInputGradient, fusedThreads, startCol2im } from './wasm-filter-grad.js';
 import { asWasmBackend, heapFloats, release, releaseRowView, rowView, runWasmKernel, type WasmBackendInternals } from './wasm-internals.js';
 
 const KERNEL = 'Conv2DBackpropInput';
@@ -148,79 +153,105 @@ function phaseConv(
 export const FEW_CHANNELS = 8;
 
 /**
- * Adds the windows of dcols (output positions m0 … m0+rows−1, [rows, K·K·Ci]) into dx, one segment of
- * an output row at a time. Per window row ky, the outputs whose window lies inside dx add one contiguous
- * run of KW·Ci values (contiguous in dcols and in NHWC dx) without bounds checks or divisions; only the
- * edge outputs go tap by tap. The contiguous runs are added by the WebAssembly SIMD module's `addRuns`
- * (wasm-filter-grad.wat); at 416²×3→32 s2 col2im took 39 ms (CPU, per-tap JS), then 16 (runs in JS).
- */
-function col2imAdd(backend: WasmBackendInternals, cols: TensorInfo, dx: TensorInfo, g: ConvGeometry, m0: number, rows: number): void {
-  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideWidth: sx } = g;
-  const patch = kh * kw * c;
-  const step = sx * c;
-  const { heap, start: dst } = heapFloats(backend, dx);
-  const src = heapFloats(backend, cols).start;
-  const addRuns = wasmAddRuns(backend);
-  for (let m = m0; m < m0 + rows; ) {
-    // A segment of one output row: fixed (n, oy), ox from ox0 to ox1 − 1.
-    const ox0 = m % wo;
-    const oy = Math.floor(m / wo) % ho;
-    const n = Math.floor(m / (wo * ho));
-    const ox1 = Math.min(wo, ox0 + (m0 + rows - m));
-    const rowSrc = src + (m - m0 - ox0) * patch;
-    for (let ky = 0; ky < kh; ky++) {
-      const iy = oy * g.strideHeight - g.padTop + ky;
-      if (iy < 0 || iy >= h) continue;
-      const rowDst = dst + (n * h + iy) * w * c;
-      // Outputs whose whole window row lies inside: the window's kw·Ci values are contiguous in dcols and in dx.
-      const inFirst = Math.min(ox1, Math.max(ox0, Math.ceil(g.padLeft / sx)));
-      const inEnd = Math.max(inFirst, Math.min(ox1, Math.floor((w - kw + g.padLeft) / sx) + 1));
-      const run = kw * c;
-      // byte addresses (heap indices are floats); >>> 0 keeps them unsigned past 2 GiB
-      if (inEnd > inFirst) {
-        addRuns(((rowSrc + inFirst * patch + ky * run) * 4) >>> 0, ((rowDst + (inFirst * sx - g.padLeft) * c) * 4) >>> 0, inEnd - inFirst, run, patch * 4, step * 4);
-      }
-      // The outputs at the edges, tap by tap with bounds checks.
-      for (const [a, b] of [[ox0, inFirst], [inEnd, ox1]]) {
-        for (let ox = a; ox < b; ox++) {
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * sx - g.padLeft + kx;
-            if (ix < 0 || ix >= w) continue;
-            const from = rowSrc + ox * patch + (ky * kw + kx) * c;
-            const at = rowDst + ix * c;
-            for (let k = 0; k < c; k++) heap[at + k] += heap[from + k];
-          }
-        }
-      }
-    }
-    m += ox1 - ox0;
-  }
-}
-
-/**
  * dx for few input channels: dcols [M, K·K·Ci] = dy [M, Co] × Wᵀ [Co, K·K·Ci] as one GEMM whose packed
- * operand is the small filter, then col2im adds each window back into dx, chunk by chunk.
+ * operand is the small filter, then col2im adds each window back into dx, chunk by chunk (whole output
+ * rows per chunk). col2im runs in the WebAssembly SIMD module (wasm-filter-grad.wat, `col2imRow`, one
+ * dx row per call); each dx row is zeroed right before its first window lands (no separate pass over
+ * dx). With the threaded build, a helper thread runs chunk k's col2im during chunk k + 1's GEMM and
+ * this thread then takes the rows the helper has not reached.
  */
 function gemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
   const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
   const patch = kh * kw * c;
-  const total = g.batch * ho * wo;
+  const outRows = g.batch * ho;
   const filterT = runWasmKernel(backend, 'Transpose', { x: { ...filter, shape: [patch, g.outChannels] } }, { perm: [1, 0] });
   const dx = backend.makeOutput([g.batch, h, w, c], 'float32');
-  {
-    const { heap, start } = heapFloats(backend, dx);
-    heap.fill(0, start, start + g.batch * h * w * c);
-  }
-  const chunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / patch));
-  for (let m0 = 0; m0 < total; m0 += chunk) {
-    const rows = Math.min(chunk, total - m0);
-    const dyRows = rowView(backend, dy, m0, rows, g.outChannels);
-    const cols = runWasmKernel(backend, 'BatchMatMul', { a: dyRows, b: filterT }, { transposeA: false, transposeB: false });
-    releaseRowView(backend, dyRows);
-    col2imAdd(backend, cols, dx, g, m0, rows);
-    release(backend, cols);
+  // col2im zeroes every other row when its first window arrives.
+  zeroUnreachedRows(backend, dx, g);
+  const chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / (wo * patch)));
+  // With a helper thread, chunk k's col2im runs there while this thread (with XNNPACK's pool) runs the
+  // GEMM of chunk k + 1, then joins it. (Measured about as fast as splitting each chunk's col2im right
+  // after its GEMM: XNNPACK's pool thread spins ~1 ms after every GEMM and holds the second core either
+  // way, which is why the image layer takes the fused kernel instead.)
+  let pending: TensorInfo | undefined;
+  const finishPending = () => {
+    if (pending === undefined) return;
+    const cols = pending;
+    pending = undefined;
+    try {
+      finishCol2im(backend);
+    } finally {
+      release(backend, cols);
+    }
+  };
+  try {
+    for (let g0 = 0; g0 < outRows; g0 += chunkRows) {
+      const g1 = Math.min(outRows, g0 + chunkRows);
+      const dyRows = rowView(backend, dy, g0 * wo, (g1 - g0) * wo, g.outChannels);
+      const cols = runWasmKernel(backend, 'BatchMatMul', { a: dyRows, b: filterT }, { transposeA: false, transposeB: false });
+      releaseRowView(backend, dyRows);
+      finishPending();
+      // Addresses after the GEMM's allocation (heap views detach when the memory grows).
+      const colsAt = heapFloats(backend, cols).start * 4;
+      const dxAt = heapFloats(backend, dx).start * 4;
+      if (startCol2im(backend, g, colsAt, dxAt, g0, g1)) {
+        pending = cols;
+      } else {
+        col2imChunk(backend, g, colsAt, dxAt, g0, g1);
+        release(backend, cols);
+      }
+    }
+  } finally {
+    // Also on an error: the helper must be done with dcols before its memory is freed.
+    finishPending();
   }
   release(backend, filterT);
+  return dx;
+}
+
+/** The fused kernel's register block holds 12 floats of a window row: KW·Ci ≤ 12. */
+const FUSED_MAX_RUN = 12;
+
+/** Below this many multiply-adds the fused kernel stays on the calling thread (waking a helper costs tens of µs). */
+const FUSED_PARALLEL_MIN_MACS = 1 << 20;
+
+/** Rows of dx that no window reaches (below the last window with 'valid' padding, gaps when s > K, large pads). */
+function zeroUnreachedRows(backend: WasmBackendInternals, dx: TensorInfo, g: ConvGeometry): void {
+  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, filterHeight: kh, strideHeight: sy } = g;
+  const { heap, start } = heapFloats(backend, dx);
+  for (let iy = 0; iy < h; iy++) {
+    const first = Math.max(0, Math.ceil((iy + g.padTop - kh + 1) / sy));
+    const last = Math.min(ho - 1, Math.floor((iy + g.padTop) / sy));
+    if (first <= last) continue;
+    for (let b = 0; b < g.batch; b++) heap.fill(0, start + (b * h + iy) * w * c, start + (b * h + iy + 1) * w * c);
+  }
+}
+
+/**
+ * dx for few input channels with KW·Ci ≤ 12 (the image layer) in one pass of the SIMD module's fused
+ * kernel: each window row is computed from dy and the filter where it is added into dx (no dcols
+ * matrix, no XNNPACK call), dx rows shared between this thread and the helper threads.
+ */
+function fusedGemmCol2im(backend: WasmBackendInternals, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  const { inChannels: c, outChannels: co, filterHeight: kh, filterWidth: kw } = g;
+  const threads = fusedThreads(backend);
+  // The filter as [KH, Co, 12] (window row ky of output channel o, zero-padded), then 64 bytes of scratch per thread.
+  const wt = backend.makeOutput([kh * co * FUSED_MAX_RUN + threads * 16], 'float32');
+  const dx = backend.makeOutput([g.batch, g.inHeight, g.inWidth, c], 'float32');
+  // Views after the last allocation.
+  const { heap, start: wtStart } = heapFloats(backend, wt);
+  const fStart = heapFloats(backend, filter).start;
+  heap.fill(0, wtStart, wtStart + kh * co * FUSED_MAX_RUN);
+  for (let ky = 0; ky < kh; ky++) {
+    for (let t = 0; t < kw * c; t++) {
+      const from = fStart + (ky * kw * c + t) * co;
+      for (let o = 0; o < co; o++) heap[wtStart + (ky * co + o) * FUSED_MAX_RUN + t] = heap[from + o];
+    }
+  }
+  zeroUnreachedRows(backend, dx, g);
+  const macs = g.batch * g.outHeight * g.outWidth * kh * kw * c * co;
+  fusedInputGradient(backend, g, heapFloats(backend, dy).start * 4, wtStart * 4, heapFloats(backend, dx).start * 4, (wtStart + kh * co * FUSED_MAX_RUN) * 4, macs >= FUSED_PARALLEL_MIN_MACS);
+  release(backend, wt);
   return dx;
 }
 
@@ -230,7 +261,10 @@ function conv2DBackpropInput({ inputs, attrs, backend }: { inputs: { dy: TensorI
   const inputShape = attrs.inputShape as number[];
   const g = convGeometry(KERNEL, inputShape, filter.shape, attrs);
   const [sy, sx] = [g.strideHeight, g.strideWidth];
-  if (g.inChannels < FEW_CHANNELS) return gemmCol2im(wasm, dy, filter, g);
+  if (g.inChannels < FEW_CHANNELS) {
+    if (g.filterWidth * g.inChannels <= FUSED_MAX_RUN && g.batch > 0 && g.outChannels > 0 && g.outHeight > 0 && g.outWidth > 0) return fusedGemmCol2im(wasm, dy, filter, g);
+    return gemmCol2im(wasm, dy, filter, g);
+  }
   // [KH, KW, Ci, Co] → [KH, KW, Co, Ci]: dy's channels are the phase convolutions' inputs.
   const swapped = runWasmKernel(wasm, 'Transpose', { x: filter }, { perm: [0, 1, 3, 2] });
   try {

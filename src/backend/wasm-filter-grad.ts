@@ -4,6 +4,11 @@
  * It runs on the wasm backend's own memory. With the threaded build (shared memory) and more than one
  * thread, helper worker threads instantiate the same kernel on that memory and take equal shares of the
  * output rows, each into its own accumulators; the calling thread blocks (Atomics.wait) until they finish.
+ *
+ * The same module and helper threads also build the input gradient with few input channels
+ * (wasm-conv-backprop-input.ts), one dx row per kernel call, the threads drawing blocks of rows from a
+ * shared counter: {@link fusedInputGradient} (GEMM and col2im fused) and {@link col2imChunk} /
+ * {@link startCol2im} (col2im of an XNNPACK GEMM's output).
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { Worker } from 'node:worker_threads';
@@ -17,6 +22,20 @@ type Accumulate = (
   dy: number, dyStep: number, dyRowStep: number,
   count: number, rows: number,
   taps: number, tapBlocks: number, acc: number, coBlocks: number,
+) => void;
+
+/** The .wat's `col2imRow` (see the .wat file for the meaning of each argument; addresses in bytes). */
+export type Col2imRow = (
+  src: number, contribs: number, contribStep: number,
+  dst: number, rowBytes: number, zero: number,
+  count: number, srcStep: number, dstStep: number, run: number, first: number,
+) => void;
+
+/** The .wat's `gemmCol2imRow` (see the .wat file for the meaning of each argument; addresses in bytes). */
+export type GemmCol2imRow = (
+  dy: number, w: number, contribs: number, dyContribStep: number, wContribStep: number,
+  co: number, dst: number, rowBytes: number, zero: number,
+  count: number, dstStep: number, first: number, run: number, scratch: number,
 ) => void;
 
 /** Taps and output channels per register block of the kernel. */
@@ -50,6 +69,133 @@ interface Job {
 const JOB_FIELDS = ['padded', 'dy', 'acc', 'taps', 'paddedHeight', 'paddedRow', 'outHeight', 'dyRow', 'outWidth', 'strideHeight', 'xStep', 'dyStep', 'tapBlocks', 'coBlocks', 'rowStart', 'rowEnd'] as const;
 
 /**
+ * A col2im job for one thread: dx rows [rowStart, rowEnd) (of all N·H rows) receive the window rows of
+ * the chunk's output rows [g0, g1) (of all N·Ho), whose dcols start at byte `cols`. Byte addresses.
+ */
+export interface Col2imJob {
+  cols: number;
+  dx: number;
+  g0: number;
+  g1: number;
+  rowStart: number;
+  rowEnd: number;
+  /** Rows a thread takes at a time. */
+  block: number;
+  /** dx rows and output rows per image, output columns, filter rows, vertical stride and top padding. */
+  height: number;
+  outHeight: number;
+  outWidth: number;
+  filterHeight: number;
+  strideHeight: number;
+  padTop: number;
+  /** Bytes: a dx row (W·Ci), a window (KH·KW·Ci), a window row (KW·Ci), a horizontal step (sx·Ci) and −padLeft·Ci. */
+  rowBytes: number;
+  patchBytes: number;
+  runBytes: number;
+  stepBytes: number;
+  firstBytes: number;
+}
+const COL2IM_FIELDS = ['cols', 'dx', 'g0', 'g1', 'rowStart', 'rowEnd', 'block', 'height', 'outHeight', 'outWidth', 'filterHeight', 'strideHeight', 'padTop', 'rowBytes', 'patchBytes', 'runBytes', 'stepBytes', 'firstBytes'] as const;
+
+/** dx rows that a thread takes at a time from the shared counter of a col2im job. */
+const COL2IM_BLOCK = 4;
+
+/**
+ * Runs a col2im job: per dx row, one call of the kernel with the row's window rows from the chunk's
+ * output rows (consecutive oy, window rows ky = iy + padTop − oy·s). A row is zeroed by the chunk that
+ * holds its first output row; rows no window reaches are not touched (the caller zeroes them). The
+ * threads of a job take blocks of `block` rows from `counter[0]` (reset to 0 before the job) until none
+ * are left, so a thread slowed down (XNNPACK's pool threads spin for ~1 ms after each GEMM and share
+ * the cores) leaves its rows to the others. (Also the helper threads' code: it must not refer to
+ * anything outside itself.)
+ */
+export function runCol2imJob(col2imRow: Col2imRow, j: Col2imJob, counter: Int32Array): void {
+  const colsRowBytes = j.outWidth * j.patchBytes;
+  const contribStep = colsRowBytes - j.strideHeight * j.runBytes;
+  // (The counter is an int32: a block of at most all rows keeps it far from overflowing.)
+  const block = Math.max(1, Math.min(j.block, j.rowEnd - j.rowStart));
+  for (;;) {
+    const blockStart = j.rowStart + Atomics.add(counter, 0, block);
+    if (blockStart >= j.rowEnd) return;
+    const blockEnd = Math.min(j.rowEnd, blockStart + block);
+    for (let row = blockStart; row < blockEnd; row++) {
+      const image = Math.floor(row / j.height);
+      const iy = row - image * j.height;
+      // Output rows whose windows reach dx row iy: oy·s − padTop ≤ iy ≤ oy·s − padTop + KH − 1.
+      const first = Math.max(0, Math.ceil((iy + j.padTop - j.filterHeight + 1) / j.strideHeight));
+      const last = Math.min(j.outHeight - 1, Math.floor((iy + j.padTop) / j.strideHeight));
+      const base = image * j.outHeight;
+      const from = Math.max(first, j.g0 - base);
+      const to = Math.min(last, j.g1 - 1 - base);
+      if (from > to) continue;
+      const ky = iy + j.padTop - from * j.strideHeight;
+      const src = j.cols + (base + from - j.g0) * colsRowBytes + ky * j.runBytes;
+      col2imRow(src, to - from + 1, contribStep, j.dx + row * j.rowBytes, j.rowBytes, from === first ? 1 : 0, j.outWidth, j.patchBytes, j.stepBytes, j.runBytes, j.firstBytes);
+    }
+  }
+}
+
+/**
+ * A fused input-gradient job (few channels, KW·Ci ≤ 12): dx rows [rowStart, rowEnd) of all N·H rows
+ * computed from dy and the padded filter [KH, Co, 12] at `wt`, shared by the threads of the job
+ * through a row counter like {@link Col2imJob}. Byte addresses.
+ */
+export interface FusedJob {
+  dy: number;
+  wt: number;
+  dx: number;
+  rowStart: number;
+  rowEnd: number;
+  block: number;
+  height: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  strideHeight: number;
+  padTop: number;
+  rowBytes: number;
+  stepBytes: number;
+  firstBytes: number;
+  runBytes: number;
+  /** 48 bytes of scratch per thread, the calling thread's first, then one per helper. */
+  scratch: number;
+}
+const FUSED_FIELDS = ['dy', 'wt', 'dx', 'rowStart', 'rowEnd', 'block', 'height', 'outHeight', 'outWidth', 'outChannels', 'filterHeight', 'strideHeight', 'padTop', 'rowBytes', 'stepBytes', 'firstBytes', 'runBytes', 'scratch'] as const;
+
+/**
+ * Runs a fused job on one thread (`thread`: 0 for the calling thread, i for helper i − 1, picking its
+ * scratch): per dx row, one call of the kernel with the row's window rows (consecutive oy, window rows
+ * ky = iy + padTop − oy·s). Rows no window reaches are not touched (the caller zeroes them). (Also the
+ * helper threads' code: it must not refer to anything outside itself.)
+ */
+export function runFusedJob(kernel: GemmCol2imRow, j: FusedJob, counter: Int32Array, thread: number): void {
+  const dyRowBytes = j.outWidth * j.outChannels * 4;
+  const wSliceBytes = j.outChannels * 48;
+  const scratch = j.scratch + thread * 64;
+  // (The counter is an int32: a block of at most all rows keeps it far from overflowing.)
+  const block = Math.max(1, Math.min(j.block, j.rowEnd - j.rowStart));
+  for (;;) {
+    const blockStart = j.rowStart + Atomics.add(counter, 0, block);
+    if (blockStart >= j.rowEnd) return;
+    const blockEnd = Math.min(j.rowEnd, blockStart + block);
+    for (let row = blockStart; row < blockEnd; row++) {
+      const image = Math.floor(row / j.height);
+      const iy = row - image * j.height;
+      // Output rows whose windows reach dx row iy: oy·s − padTop ≤ iy ≤ oy·s − padTop + KH − 1.
+      const first = Math.max(0, Math.ceil((iy + j.padTop - j.filterHeight + 1) / j.strideHeight));
+      const last = Math.min(j.outHeight - 1, Math.floor((iy + j.padTop) / j.strideHeight));
+      if (first > last) continue;
+      const ky = iy + j.padTop - first * j.strideHeight;
+      kernel(
+        j.dy + (image * j.outHeight + first) * dyRowBytes, j.wt + ky * wSliceBytes, last - first + 1, dyRowBytes, -j.strideHeight * wSliceBytes,
+        j.outChannels, j.dx + row * j.rowBytes, j.rowBytes, 1, j.outWidth, j.stepBytes, j.firstBytes, j.runBytes, scratch,
+      );
+    }
+  }
+}
+
+/**
  * Runs a job: the kernel once per image over that image's rows of the job. (Its source is also the
  * helper threads' code, so it must not refer to anything outside itself.)
  */
@@ -68,37 +214,46 @@ function runJob(accumulate: Accumulate, j: Job): void {
 /** The helper thread: instantiates the kernel on the shared memory, then runs jobs as they are posted. */
 const HELPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { memory, bytes, control, args, fields } = workerData;
-const accumulate = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.accumulate;
+const { memory, bytes, control, args, kinds, counter: counterBuffer } = workerData;
+const { accumulate, col2imRow, gemmCol2imRow } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const runJob = ${runJob.toString()};
+const runCol2imJob = ${runCol2imJob.toString()};
+const runFusedJob = ${runFusedJob.toString()};
+const thread = workerData.thread;
+const counter = new Int32Array(counterBuffer);
+const runners = [(job) => runJob(accumulate, job), (job) => runCol2imJob(col2imRow, job, counter), (job) => runFusedJob(gemmCol2imRow, job, counter, thread)];
 const ctrl = new Int32Array(control);
 const values = new Float64Array(args);
 let seen = 0;
 for (;;) {
   Atomics.wait(ctrl, 0, seen);
   seen = Atomics.load(ctrl, 0);
+  const kind = values[0];
   const job = {};
-  fields.forEach((name, i) => { job[name] = values[i]; });
-  try { runJob(accumulate, job); Atomics.store(ctrl, 2, 0); } catch (e) { Atomics.store(ctrl, 2, 1); }
+  kinds[kind].forEach((name, i) => { job[name] = values[i + 1]; });
+  try { runners[kind](job); Atomics.store(ctrl, 2, 0); } catch (e) { Atomics.store(ctrl, 2, 1); }
   Atomics.store(ctrl, 1, seen);
   Atomics.notify(ctrl, 1);
 }
 `;
 
-/** One helper thread and its mailbox: [0] job posted, [1] job done, [2] 1 if it failed. */
+/** The helper's job kinds: their index is args[0], their fields follow in this order. */
+const JOB_KINDS = [JOB_FIELDS, COL2IM_FIELDS, FUSED_FIELDS] as const;
+
+/** One helper thread and its mailbox: [0] job posted, [1] job done, [2] 1 if it failed; args: kind, fields. */
 interface Helper {
   control: Int32Array;
   args: Float64Array;
   sequence: number;
 }
 
-/** The .wat's `addRuns`: count times dst[0 … run) += src[0 … run), src += srcStep, dst += dstStep (byte addresses). */
-export type AddRuns = (src: number, dst: number, count: number, run: number, srcStep: number, dstStep: number) => void;
-
 interface Instance {
   accumulate: Accumulate;
-  addRuns: AddRuns;
+  col2imRow: Col2imRow;
+  gemmCol2imRow: GemmCol2imRow;
   helpers: Helper[];
+  /** The work counter of col2im jobs, shared with the helpers. */
+  counter: Int32Array;
 }
 
 const instances = new WeakMap<object, Instance>();
@@ -136,46 +291,52 @@ function kernelFor(backend: WasmBackendInternals, threads: number): Instance {
   const module = new WebAssembly.Module(bytes);
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
   const accumulate = exports.accumulate as Accumulate;
-  const addRuns = exports.addRuns as AddRuns;
+  const col2imRow = exports.col2imRow as Col2imRow;
+  const gemmCol2imRow = exports.gemmCol2imRow as GemmCol2imRow;
   const helpers: Helper[] = [];
+  const counter = new Int32Array(new SharedArrayBuffer(4));
   for (let i = 1; shared && i < threads; i++) {
     const control = new SharedArrayBuffer(3 * 4);
-    const args = new SharedArrayBuffer(JOB_FIELDS.length * 8);
-    const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { memory, bytes, control, args, fields: JOB_FIELDS } });
+    const args = new SharedArrayBuffer((1 + Math.max(...JOB_KINDS.map((fields) => fields.length))) * 8);
+    const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { memory, bytes, control, args, kinds: JOB_KINDS, counter: counter.buffer, thread: i } });
     worker.unref(); // it waits for jobs forever
     helpers.push({ control: new Int32Array(control), args: new Float64Array(args), sequence: 0 });
   }
-  const instance = { accumulate, addRuns, helpers };
+  const instance = { accumulate, col2imRow, gemmCol2imRow, helpers, counter };
   instances.set(backend.wasm, instance);
   return instance;
 }
 
-/** The module's `addRuns` on this backend's memory (col2im of the few-channel input gradient). */
-export function wasmAddRuns(backend: WasmBackendInternals): AddRuns {
-  return kernelFor(backend, backendThreads(backend)).addRuns;
-}
 
 /** How many helper threads the kernel runs on with this backend (0: the calling thread only). */
 export function filterGradientHelpers(backend: WasmBackendInternals): number {
   return kernelFor(backend, backendThreads(backend)).helpers.length;
 }
 
-/** Runs `jobs[0]` here and the others on the helpers, and waits for all. */
+/** Posts `job` (of job kind `kind`, its fields in `fields`) to a helper, which starts it at once. */
+function post<T>(helper: Helper, kind: number, fields: readonly (keyof T)[], job: T): void {
+  helper.args[0] = kind;
+  fields.forEach((name, f) => (helper.args[f + 1] = job[name] as number));
+  helper.sequence++;
+  Atomics.store(helper.control, 0, helper.sequence);
+  Atomics.notify(helper.control, 0);
+}
+
+/** Waits until the helper finished its last posted job. */
+function waitFor(helper: Helper, kernelName: string): void {
+  // The first wait also covers the helper's start-up (instantiating the module) on first use.
+  while (Atomics.load(helper.control, 1) !== helper.sequence) Atomics.wait(helper.control, 1, helper.sequence - 1, 1000);
+  if (helper.control[2] !== 0) throw new Error(`${kernelName} (focal-yolo wasm kernel): a helper thread failed; use threads: 1.`);
+}
+
+/** Runs `jobs[0]` here and the others on the helpers (filter-gradient jobs), and waits for all. */
 function runJobs(instance: Instance, jobs: Job[]): void {
   const posted = jobs.slice(1).map((job, i) => {
-    const helper = instance.helpers[i];
-    JOB_FIELDS.forEach((name, f) => (helper.args[f] = job[name]));
-    helper.sequence++;
-    Atomics.store(helper.control, 0, helper.sequence);
-    Atomics.notify(helper.control, 0);
-    return helper;
+    post(instance.helpers[i], 0, JOB_FIELDS, job);
+    return instance.helpers[i];
   });
   runJob(instance.accumulate, jobs[0]);
-  for (const helper of posted) {
-    // The first wait also covers the helper's start-up (instantiating the module) on first use.
-    while (Atomics.load(helper.control, 1) !== helper.sequence) Atomics.wait(helper.control, 1, helper.sequence - 1, 1000);
-    if (helper.control[2] !== 0) throw new Error('Conv2DBackpropFilter (focal-yolo wasm kernel): a helper thread failed; use threads: 1.');
-  }
+  for (const helper of posted) waitFor(helper, 'Conv2DBackpropFilter');
 }
 
 /** Byte address of a tensor on the heap. */
@@ -287,4 +448,133 @@ export function directFilterGradient(backend: WasmBackendInternals, x: TensorInf
   }
   release(backend, padded, acc, tapTable, ...(lastRow !== undefined ? [lastRow] : []));
   return dw;
+}
+
+/** Below this many floats of dcols a col2im chunk stays on the calling thread (waking a helper costs tens of µs). */
+const COL2IM_PARALLEL_MIN = 1 << 16;
+
+/** The col2im job of output rows [g0, g1) (see {@link Col2imJob}); `block`: rows a thread takes at a time. */
+export function col2imJob(g: ConvGeometry, cols: number, dx: number, g0: number, g1: number, block: number): Col2imJob {
+  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sy } = g;
+  // dx rows that output rows g0 … g1 − 1 reach (clamped into their images; rows in between that no
+  // window of the chunk reaches are skipped by the job).
+  const firstImage = Math.floor(g0 / ho);
+  const lastImage = Math.floor((g1 - 1) / ho);
+  const clampRow = (y: number) => Math.min(h - 1, Math.max(0, y));
+  const rowStart = firstImage * h + clampRow((g0 - firstImage * ho) * sy - g.padTop);
+  const rowEnd = lastImage * h + clampRow((g1 - 1 - lastImage * ho) * sy - g.padTop + kh - 1) + 1;
+  return {
+    cols,
+    dx,
+    g0,
+    g1,
+    rowStart,
+    rowEnd,
+    block: Math.min(block, rowEnd - rowStart),
+    height: h,
+    outHeight: ho,
+    outWidth: wo,
+    filterHeight: kh,
+    strideHeight: sy,
+    padTop: g.padTop,
+    rowBytes: w * c * 4,
+    patchBytes: kh * kw * c * 4,
+    runBytes: kw * c * 4,
+    stepBytes: g.strideWidth * c * 4,
+    firstBytes: -g.padLeft * c * 4,
+  };
+}
+
+/**
+ * Adds the windows of one chunk of dcols (output rows [g0, g1) of all N·Ho, at byte `cols`, [rows, Wo,
+ * KH·KW·Ci]) into dx (at byte `dx`) on this thread. Each dx row is zeroed by the chunk holding its
+ * first output row: chunks must come in order, and rows that no window reaches must be zeroed by the
+ * caller.
+ */
+export function col2imChunk(backend: WasmBackendInternals, g: ConvGeometry, cols: number, dx: number, g0: number, g1: number): void {
+  const instance = kernelFor(backend, backendThreads(backend));
+  const job = col2imJob(g, cols, dx, g0, g1, Number.MAX_SAFE_INTEGER);
+  Atomics.store(instance.counter, 0, 0);
+  runCol2imJob(instance.col2imRow, job, instance.counter);
+}
+
+/** The col2im job a helper is running (posted by {@link startCol2im}), per backend module. */
+const inFlight = new WeakMap<Instance, Col2imJob>();
+
+/**
+ * Starts {@link col2imChunk}'s work on a helper thread and returns at once, so that this thread can
+ * run the next chunk's GEMM meanwhile; false (nothing started) when the backend has no helper. The
+ * dcols must stay allocated until {@link finishCol2im}, which must come before the next start.
+ */
+export function startCol2im(backend: WasmBackendInternals, g: ConvGeometry, cols: number, dx: number, g0: number, g1: number): boolean {
+  const instance = kernelFor(backend, backendThreads(backend));
+  if (instance.helpers.length === 0 || (g1 - g0) * g.outWidth * g.filterHeight * g.filterWidth * g.inChannels < COL2IM_PARALLEL_MIN) return false;
+  if (inFlight.has(instance)) throw new Error('Conv2DBackpropInput (focal-yolo wasm kernel): a col2im chunk is still running; finish it first.');
+  const job = col2imJob(g, cols, dx, g0, g1, COL2IM_BLOCK);
+  Atomics.store(instance.counter, 0, 0);
+  post(instance.helpers[0], 1, COL2IM_FIELDS, job);
+  inFlight.set(instance, job);
+  return true;
+}
+
+/**
+ * Finishes the chunk started by {@link startCol2im}: this thread takes the rows the helper has not
+ * taken yet (both draw blocks of rows from a shared counter: disjoint rows, no races), then waits for
+ * the helper's last block.
+ */
+export function finishCol2im(backend: WasmBackendInternals): void {
+  const instance = kernelFor(backend, backendThreads(backend));
+  const job = inFlight.get(instance);
+  if (job === undefined) return;
+  inFlight.delete(instance);
+  runCol2imJob(instance.col2imRow, job, instance.counter);
+  waitFor(instance.helpers[0], 'Conv2DBackpropInput');
+}
+
+/**
+ * Rows per block of a fused job shared between threads: neighbouring dx rows read the same dy rows, so
+ * blocks of several rows keep them in one core's cache (2 and 8 measured alike under load).
+ */
+const FUSED_BLOCK = 8;
+
+/** Threads (the caller and its helpers) that {@link fusedInputGradient} runs on with this backend. */
+export function fusedThreads(backend: WasmBackendInternals): number {
+  return kernelFor(backend, backendThreads(backend)).helpers.length + 1;
+}
+
+/**
+ * Computes every dx row that some window reaches (each zeroed first, then its window rows added)
+ * straight from dy (byte address `dy`) and the filter padded to [KH, Co, 12] (at `wt`), on this thread
+ * and, when `parallel`, the helpers, which share the rows through a counter. `scratch`: 64 bytes per
+ * thread ({@link fusedThreads}).
+ */
+export function fusedInputGradient(backend: WasmBackendInternals, g: ConvGeometry, dy: number, wt: number, dx: number, scratch: number, parallel: boolean): void {
+  const instance = kernelFor(backend, backendThreads(backend));
+  const rows = g.batch * g.inHeight;
+  const parts = parallel ? instance.helpers.length + 1 : 1;
+  const job: FusedJob = {
+    dy,
+    wt,
+    dx,
+    rowStart: 0,
+    rowEnd: rows,
+    block: parts > 1 ? FUSED_BLOCK : rows,
+    height: g.inHeight,
+    outHeight: g.outHeight,
+    outWidth: g.outWidth,
+    outChannels: g.outChannels,
+    filterHeight: g.filterHeight,
+    strideHeight: g.strideHeight,
+    padTop: g.padTop,
+    rowBytes: g.inWidth * g.inChannels * 4,
+    stepBytes: g.strideWidth * g.inChannels * 4,
+    firstBytes: -g.padLeft * g.inChannels * 4,
+    runBytes: g.filterWidth * g.inChannels * 4,
+    scratch,
+  };
+  Atomics.store(instance.counter, 0, 0);
+  const helpers = instance.helpers.slice(0, parts - 1);
+  for (const helper of helpers) post(helper, 2, FUSED_FIELDS, job);
+  runFusedJob(instance.gemmCol2imRow, job, instance.counter, 0);
+  for (const helper of helpers) waitFor(helper, 'Conv2DBackpropInput');
 }

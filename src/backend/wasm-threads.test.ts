@@ -66,6 +66,42 @@ test('the filter gradient splits large problems between the calling thread and a
   });
 });
 
+/** Conv2DBackpropInput with few input channels (x [n, h, w, ci], 3×3 → 5) on the active backend. */
+function fewChannelInputGradient(shape: [number, number, number, number], stride: number, pad: 'same' | 'valid'): Float32Array {
+  return tf.tidy(() => {
+    const [n, h, w, ci] = shape;
+    const out = (size: number) => (pad === 'same' ? Math.ceil(size / stride) : Math.floor((size - 3) / stride) + 1);
+    const yShape: [number, number, number, number] = [n, out(h), out(w), 5];
+    const dy = tf.tensor4d(values(yShape.reduce((a, b) => a * b), 6), yShape);
+    const filter = tf.tensor4d(values(3 * 3 * ci * 5, 7), [3, 3, ci, 5]);
+    const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: shape };
+    return (tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync() as Float32Array;
+  });
+}
+
+test('the few-channel input gradient shares its work with the helper thread and matches cpu', async () => {
+  await initBackend({ prefer: 'wasm', quiet: true });
+  const cases: [[number, number, number, number], number, 'same' | 'valid'][] = [
+    // 3 channels (KW·Ci = 9): the fused kernel, dx rows split between the threads.
+    [[2, 299, 300, 3], 2, 'same'],
+    [[1, 201, 202, 3], 1, 'valid'],
+    // 5 channels (KW·Ci = 15): GEMM + col2im, dcols of 2·150·150 (stride 2) and 1·199·200 (stride 1)
+    // windows of 45 values (> 2^20 floats: 2 chunks each, the first ending inside the second image),
+    // chunk 0's col2im on the helper during chunk 1's GEMM.
+    [[2, 300, 299, 5], 2, 'same'],
+    [[1, 199, 200, 5], 1, 'same'],
+  ];
+  const before = tf.backend().numDataIds();
+  const threaded = cases.map((c) => fewChannelInputGradient(...c));
+  assert.equal(tf.backend().numDataIds(), before, 'intermediate wasm buffers freed');
+  await initBackend({ prefer: 'cpu', quiet: true });
+  const expected = cases.map((c) => fewChannelInputGradient(...c));
+  threaded.forEach((g, i) => {
+    const scale = expected[i].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    assertAllClose(g, expected[i], { rtol: 1e-4, atol: 1e-4 * scale, what: `case ${i}` });
+  });
+});
+
 test('the thread count is fixed per process: a different count later is a clear error', async () => {
   await assert.rejects(configureWasm({ threads: 1 }), /threads=1: the wasm backend already started with 2 thread\(s\)/);
   await assert.rejects(configureWasm({ threads: 0 }), /threads=0 is not a positive integer/);
