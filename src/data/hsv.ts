@@ -138,11 +138,12 @@ export function hsvJitter(data: Uint8Array, gains: HsvGains): void {
   if (!tablesWritten) {
     new Int32Array(k.memory.buffer, SDIV_AT, 256).set(SDIV);
     new Int32Array(k.memory.buffer, HDIV_AT, 256).set(HDIV);
-    const factor = new Float32Array(k.memory.buffer, FACTOR_AT, 180 * 256 * 4);
+    // the float32 factors times 2^31, exact integers (every nonzero factor is ≥ 1/255 > 2^-8)
+    const factor = new Uint32Array(k.memory.buffer, FACTOR_AT, 180 * 256 * 4);
     for (let i = 0; i < 180 * 256; i++) {
-      factor[4 * i] = FACTOR_R[i];
-      factor[4 * i + 1] = FACTOR_G[i];
-      factor[4 * i + 2] = FACTOR_B[i];
+      factor[4 * i] = FACTOR_R[i] * 2 ** 31;
+      factor[4 * i + 1] = FACTOR_G[i] * 2 ** 31;
+      factor[4 * i + 2] = FACTOR_B[i] * 2 ** 31;
     }
     tablesWritten = true;
   }

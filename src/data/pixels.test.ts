@@ -39,12 +39,14 @@ test('the WebAssembly HSV jitter equals the JavaScript one on every 24-bit colou
 });
 
 test('hsvJitter handles odd sizes and refuses partial pixels', () => {
-  // 7 pixels: no multiple of any vector width; compared with the scalar version
-  const d = Uint8Array.from({ length: 21 }, (_, i) => (i * 37) % 256);
-  const e = d.slice();
-  hsvJitter(d, [1.05, 0.8, 1.2]);
-  hsvJitterScalar(e, [1.05, 0.8, 1.2]);
-  assert.deepEqual(d, e);
+  // fewer pixels than one block of 8, whole blocks, blocks and a tail; compared with the scalar version
+  for (const n of [1, 7, 8, 13, 16, 23]) {
+    const d = Uint8Array.from({ length: 3 * n }, (_, i) => (i * 37) % 256);
+    const e = d.slice();
+    hsvJitter(d, [1.05, 0.8, 1.2]);
+    hsvJitterScalar(e, [1.05, 0.8, 1.2]);
+    assert.deepEqual(d, e, `${n} pixels`);
+  }
   assert.throws(() => hsvJitter(new Uint8Array(4), [1, 1, 1]), /not whole RGB pixels/);
 });
 

@@ -8,17 +8,19 @@
 ;;   2048   lutH  u8[256]   per call: trunc((x·r_h) mod 180)
 ;;   2304   lutS  u8[256]   per call: trunc(clip(x·r_s, 0, 255))
 ;;   2560   lutV  u8[256]   per call: trunc(clip(x·r_v, 0, 255))
-;;   4096   FACTOR f32[180·256][4]  HSV→RGB channel factors (r, g, b, unused) at index (H << 8) | S
+;;   4096   FACTOR u32[180·256][4]  HSV→RGB channel factors (r, g, b, unused) at index (H << 8) | S, as
+;;          the float32 factor times 2^31 (an integer: every nonzero factor is at least 1/255)
 ;;   DATA (1 MiB) and up: pixels, placed by pixels.ts
 (module
   (memory (export "memory") 17)
 
-  ;; In place on n RGB pixels at p: OpenCV's 8-bit RGB→HSV, the three lookup tables, then each channel
-  ;; is trunc(V'·factor + 0.5) computed in double precision (exact: an 8-bit integer times a float32).
-  (func (export "hsv") (param $p i32) (param $n i32)
+  ;; In place on n RGB pixels at p, one at a time: OpenCV's 8-bit RGB→HSV, the three lookup tables, then
+  ;; each channel is trunc(V'·factor + 0.5), computed exactly as (V'·factor·2^31 + 2^30) >> 31 in 64-bit
+  ;; integers. $hsv below does the same eight pixels at a time and calls this for the rest.
+  (func $hsvScalar (param $p i32) (param $n i32)
     (local $end i32) (local $r i32) (local $g i32) (local $b i32)
     (local $v i32) (local $diff i32) (local $s i32) (local $h i32)
-    (local $f i32) (local $vv f64)
+    (local $f i32) (local $vv i64)
     (local.set $end (i32.add (local.get $p) (i32.mul (local.get $n) (i32.const 3))))
     (block $done
       (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
@@ -54,15 +56,157 @@
         (local.set $f (i32.add (i32.const 4096) (i32.shl
           (i32.or (i32.shl (i32.load8_u offset=2048 (local.get $h)) (i32.const 8)) (i32.load8_u offset=2304 (local.get $s)))
           (i32.const 4))))
-        (local.set $vv (f64.convert_i32_u (i32.load8_u offset=2560 (local.get $v))))
-        (i32.store8 offset=0 (local.get $p)
-          (i32.trunc_f64_s (f64.add (f64.mul (local.get $vv) (f64.promote_f32 (f32.load offset=0 (local.get $f)))) (f64.const 0.5))))
-        (i32.store8 offset=1 (local.get $p)
-          (i32.trunc_f64_s (f64.add (f64.mul (local.get $vv) (f64.promote_f32 (f32.load offset=4 (local.get $f)))) (f64.const 0.5))))
-        (i32.store8 offset=2 (local.get $p)
-          (i32.trunc_f64_s (f64.add (f64.mul (local.get $vv) (f64.promote_f32 (f32.load offset=8 (local.get $f)))) (f64.const 0.5))))
+        (local.set $vv (i64.extend_i32_u (i32.load8_u offset=2560 (local.get $v))))
+        (i64.store8 offset=0 (local.get $p)
+          (i64.shr_u (i64.add (i64.mul (local.get $vv) (i64.load32_u offset=0 (local.get $f))) (i64.const 1073741824)) (i64.const 31)))
+        (i64.store8 offset=1 (local.get $p)
+          (i64.shr_u (i64.add (i64.mul (local.get $vv) (i64.load32_u offset=4 (local.get $f))) (i64.const 1073741824)) (i64.const 31)))
+        (i64.store8 offset=2 (local.get $p)
+          (i64.shr_u (i64.add (i64.mul (local.get $vv) (i64.load32_u offset=8 (local.get $f))) (i64.const 1073741824)) (i64.const 31)))
         (local.set $p (i32.add (local.get $p) (i32.const 3)))
         (br_if $pixel (i32.lt_u (local.get $p) (local.get $end))))))
+
+  ;; In place on n RGB pixels at p (see $hsvScalar), eight at a time: the RGB→HSV part in 16-bit lanes,
+  ;; with OpenCV's reciprocal tables computed as round(1044480 / v) and round(122880 / diff) in float32
+  ;; (exact for every 8-bit v and diff: no ties, and the float error is far below the distance to one;
+  ;; a division by 0 saturates and is multiplied by 0); then per pixel the lookups and HSV→RGB, the three
+  ;; channels at once in 64-bit lanes.
+  (func (export "hsv") (param $p i32) (param $n i32)
+    (local $end i32) (local $v0 v128) (local $v1 v128) (local $R v128) (local $G v128) (local $B v128)
+    (local $V v128) (local $D v128) (local $S v128) (local $H v128) (local $lo v128) (local $hi v128)
+    (local $fi v128) (local $vv v128) (local $out v128) (local $half v128)
+    (local.set $half (v128.const i64x2 1073741824 1073741824))
+    (local.set $end (i32.add (local.get $p) (i32.mul (i32.and (local.get $n) (i32.const -8)) (i32.const 3))))
+    (block $blocks
+      (br_if $blocks (i32.ge_u (local.get $p) (local.get $end)))
+      (loop $block
+        (local.set $v0 (v128.load (local.get $p)))
+        (local.set $v1 (v128.load offset=8 (local.get $p)))
+        (local.set $R (v128.and (i8x16.shuffle 0 0 3 0 6 0 9 0 12 0 15 0 26 0 29 0 (local.get $v0) (local.get $v1)) (v128.const i16x8 255 255 255 255 255 255 255 255)))
+        (local.set $G (v128.and (i8x16.shuffle 1 0 4 0 7 0 10 0 13 0 24 0 27 0 30 0 (local.get $v0) (local.get $v1)) (v128.const i16x8 255 255 255 255 255 255 255 255)))
+        (local.set $B (v128.and (i8x16.shuffle 2 0 5 0 8 0 11 0 14 0 25 0 28 0 31 0 (local.get $v0) (local.get $v1)) (v128.const i16x8 255 255 255 255 255 255 255 255)))
+        (local.set $V (i16x8.max_u (i16x8.max_u (local.get $R) (local.get $G)) (local.get $B)))
+        (local.set $D (i16x8.sub (local.get $V) (i16x8.min_u (i16x8.min_u (local.get $R) (local.get $G)) (local.get $B))))
+        ;; s = (diff·round(1044480 / v) + 2048) >> 12
+        (local.set $lo (i32x4.shr_s (i32x4.add (i32x4.mul (i32x4.extend_low_i16x8_u (local.get $D))
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.div (f32x4.splat (f32.const 1044480))
+            (f32x4.convert_i32x4_u (i32x4.extend_low_i16x8_u (local.get $V)))))))
+          (i32x4.splat (i32.const 2048))) (i32.const 12)))
+        (local.set $hi (i32x4.shr_s (i32x4.add (i32x4.mul (i32x4.extend_high_i16x8_u (local.get $D))
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.div (f32x4.splat (f32.const 1044480))
+            (f32x4.convert_i32x4_u (i32x4.extend_high_i16x8_u (local.get $V)))))))
+          (i32x4.splat (i32.const 2048))) (i32.const 12)))
+        (local.set $S (i16x8.narrow_i32x4_s (local.get $lo) (local.get $hi)))
+        ;; h by the sector of the maximum (r first, then g), then (h·round(122880 / diff) + 2048) >> 12, +180 if < 0
+        (local.set $H (v128.bitselect
+          (i16x8.sub (local.get $G) (local.get $B))
+          (v128.bitselect
+            (i16x8.add (i16x8.sub (local.get $B) (local.get $R)) (i16x8.shl (local.get $D) (i32.const 1)))
+            (i16x8.add (i16x8.sub (local.get $R) (local.get $G)) (i16x8.shl (local.get $D) (i32.const 2)))
+            (i16x8.eq (local.get $V) (local.get $G)))
+          (i16x8.eq (local.get $V) (local.get $R))))
+        (local.set $lo (i32x4.shr_s (i32x4.add (i32x4.mul (i32x4.extend_low_i16x8_s (local.get $H))
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.div (f32x4.splat (f32.const 122880))
+            (f32x4.convert_i32x4_u (i32x4.extend_low_i16x8_u (local.get $D)))))))
+          (i32x4.splat (i32.const 2048))) (i32.const 12)))
+        (local.set $hi (i32x4.shr_s (i32x4.add (i32x4.mul (i32x4.extend_high_i16x8_s (local.get $H))
+          (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.div (f32x4.splat (f32.const 122880))
+            (f32x4.convert_i32x4_u (i32x4.extend_high_i16x8_u (local.get $D)))))))
+          (i32x4.splat (i32.const 2048))) (i32.const 12)))
+        (local.set $lo (i32x4.add (local.get $lo) (v128.and (i32x4.shr_s (local.get $lo) (i32.const 31)) (i32x4.splat (i32.const 180)))))
+        (local.set $hi (i32x4.add (local.get $hi) (v128.and (i32x4.shr_s (local.get $hi) (i32.const 31)) (i32x4.splat (i32.const 180)))))
+        (local.set $H (i16x8.narrow_i32x4_s (local.get $lo) (local.get $hi)))
+        ;; pixel 0: the factors of (lutH[h], lutS[s]) times V' = lutV[v], rounded, as bytes 0, 8, 16
+        (local.set $fi (v128.load offset=4096 (i32.shl
+          (i32.or (i32.shl (i32.load8_u offset=2048 (i16x8.extract_lane_u 0 (local.get $H))) (i32.const 8))
+                  (i32.load8_u offset=2304 (i16x8.extract_lane_u 0 (local.get $S))))
+          (i32.const 4))))
+        (local.set $vv (i32x4.splat (i32.load8_u offset=2560 (i16x8.extract_lane_u 0 (local.get $V)))))
+        (local.set $out (i8x16.shuffle 0 8 16 0 0 0 0 0 0 0 0 0 0 0 0 0
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_low_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_high_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))))
+        (v128.store16_lane offset=0 0 (local.get $p) (local.get $out))
+        (v128.store8_lane offset=2 2 (local.get $p) (local.get $out))
+        ;; pixel 1: the factors of (lutH[h], lutS[s]) times V' = lutV[v], rounded, as bytes 0, 8, 16
+        (local.set $fi (v128.load offset=4096 (i32.shl
+          (i32.or (i32.shl (i32.load8_u offset=2048 (i16x8.extract_lane_u 1 (local.get $H))) (i32.const 8))
+                  (i32.load8_u offset=2304 (i16x8.extract_lane_u 1 (local.get $S))))
+          (i32.const 4))))
+        (local.set $vv (i32x4.splat (i32.load8_u offset=2560 (i16x8.extract_lane_u 1 (local.get $V)))))
+        (local.set $out (i8x16.shuffle 0 8 16 0 0 0 0 0 0 0 0 0 0 0 0 0
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_low_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_high_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))))
+        (v128.store16_lane offset=3 0 (local.get $p) (local.get $out))
+        (v128.store8_lane offset=5 2 (local.get $p) (local.get $out))
+        ;; pixel 2: the factors of (lutH[h], lutS[s]) times V' = lutV[v], rounded, as bytes 0, 8, 16
+        (local.set $fi (v128.load offset=4096 (i32.shl
+          (i32.or (i32.shl (i32.load8_u offset=2048 (i16x8.extract_lane_u 2 (local.get $H))) (i32.const 8))
+                  (i32.load8_u offset=2304 (i16x8.extract_lane_u 2 (local.get $S))))
+          (i32.const 4))))
+        (local.set $vv (i32x4.splat (i32.load8_u offset=2560 (i16x8.extract_lane_u 2 (local.get $V)))))
+        (local.set $out (i8x16.shuffle 0 8 16 0 0 0 0 0 0 0 0 0 0 0 0 0
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_low_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_high_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))))
+        (v128.store16_lane offset=6 0 (local.get $p) (local.get $out))
+        (v128.store8_lane offset=8 2 (local.get $p) (local.get $out))
+        ;; pixel 3: the factors of (lutH[h], lutS[s]) times V' = lutV[v], rounded, as bytes 0, 8, 16
+        (local.set $fi (v128.load offset=4096 (i32.shl
+          (i32.or (i32.shl (i32.load8_u offset=2048 (i16x8.extract_lane_u 3 (local.get $H))) (i32.const 8))
+                  (i32.load8_u offset=2304 (i16x8.extract_lane_u 3 (local.get $S))))
+          (i32.const 4))))
+        (local.set $vv (i32x4.splat (i32.load8_u offset=2560 (i16x8.extract_lane_u 3 (local.get $V)))))
+        (local.set $out (i8x16.shuffle 0 8 16 0 0 0 0 0 0 0 0 0 0 0 0 0
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_low_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_high_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))))
+        (v128.store16_lane offset=9 0 (local.get $p) (local.get $out))
+        (v128.store8_lane offset=11 2 (local.get $p) (local.get $out))
+        ;; pixel 4: the factors of (lutH[h], lutS[s]) times V' = lutV[v], rounded, as bytes 0, 8, 16
+        (local.set $fi (v128.load offset=4096 (i32.shl
+          (i32.or (i32.shl (i32.load8_u offset=2048 (i16x8.extract_lane_u 4 (local.get $H))) (i32.const 8))
+                  (i32.load8_u offset=2304 (i16x8.extract_lane_u 4 (local.get $S))))
+          (i32.const 4))))
+        (local.set $vv (i32x4.splat (i32.load8_u offset=2560 (i16x8.extract_lane_u 4 (local.get $V)))))
+        (local.set $out (i8x16.shuffle 0 8 16 0 0 0 0 0 0 0 0 0 0 0 0 0
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_low_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_high_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))))
+        (v128.store16_lane offset=12 0 (local.get $p) (local.get $out))
+        (v128.store8_lane offset=14 2 (local.get $p) (local.get $out))
+        ;; pixel 5: the factors of (lutH[h], lutS[s]) times V' = lutV[v], rounded, as bytes 0, 8, 16
+        (local.set $fi (v128.load offset=4096 (i32.shl
+          (i32.or (i32.shl (i32.load8_u offset=2048 (i16x8.extract_lane_u 5 (local.get $H))) (i32.const 8))
+                  (i32.load8_u offset=2304 (i16x8.extract_lane_u 5 (local.get $S))))
+          (i32.const 4))))
+        (local.set $vv (i32x4.splat (i32.load8_u offset=2560 (i16x8.extract_lane_u 5 (local.get $V)))))
+        (local.set $out (i8x16.shuffle 0 8 16 0 0 0 0 0 0 0 0 0 0 0 0 0
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_low_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_high_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))))
+        (v128.store16_lane offset=15 0 (local.get $p) (local.get $out))
+        (v128.store8_lane offset=17 2 (local.get $p) (local.get $out))
+        ;; pixel 6: the factors of (lutH[h], lutS[s]) times V' = lutV[v], rounded, as bytes 0, 8, 16
+        (local.set $fi (v128.load offset=4096 (i32.shl
+          (i32.or (i32.shl (i32.load8_u offset=2048 (i16x8.extract_lane_u 6 (local.get $H))) (i32.const 8))
+                  (i32.load8_u offset=2304 (i16x8.extract_lane_u 6 (local.get $S))))
+          (i32.const 4))))
+        (local.set $vv (i32x4.splat (i32.load8_u offset=2560 (i16x8.extract_lane_u 6 (local.get $V)))))
+        (local.set $out (i8x16.shuffle 0 8 16 0 0 0 0 0 0 0 0 0 0 0 0 0
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_low_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_high_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))))
+        (v128.store16_lane offset=18 0 (local.get $p) (local.get $out))
+        (v128.store8_lane offset=20 2 (local.get $p) (local.get $out))
+        ;; pixel 7: the factors of (lutH[h], lutS[s]) times V' = lutV[v], rounded, as bytes 0, 8, 16
+        (local.set $fi (v128.load offset=4096 (i32.shl
+          (i32.or (i32.shl (i32.load8_u offset=2048 (i16x8.extract_lane_u 7 (local.get $H))) (i32.const 8))
+                  (i32.load8_u offset=2304 (i16x8.extract_lane_u 7 (local.get $S))))
+          (i32.const 4))))
+        (local.set $vv (i32x4.splat (i32.load8_u offset=2560 (i16x8.extract_lane_u 7 (local.get $V)))))
+        (local.set $out (i8x16.shuffle 0 8 16 0 0 0 0 0 0 0 0 0 0 0 0 0
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_low_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))
+          (i64x2.shr_u (i64x2.add (i64x2.extmul_high_i32x4_u (local.get $fi) (local.get $vv)) (local.get $half)) (i32.const 31))))
+        (v128.store16_lane offset=21 0 (local.get $p) (local.get $out))
+        (v128.store8_lane offset=23 2 (local.get $p) (local.get $out))
+        (local.set $p (i32.add (local.get $p) (i32.const 24)))
+        (br_if $block (i32.lt_u (local.get $p) (local.get $end)))))
+    (call $hsvScalar (local.get $p) (i32.and (local.get $n) (i32.const 7))))
 
   ;; n bytes at src → n float32 at dst, x / 255 (correctly rounded, as Math.fround(x / 255)).
   (func (export "toFloat") (param $src i32) (param $dst i32) (param $n i32)
