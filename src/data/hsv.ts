@@ -119,22 +119,15 @@ function jitterTables([rh, rs, rv]: HsvGains): { lutH: Uint8Array; lutS: Uint8Ar
 }
 
 let tablesWritten = false;
+let lutGains: HsvGains | undefined;
 
 /**
- * Applies the reference's HSV jitter in place to 8-bit RGB pixels (through the WebAssembly kernel in
- * pixels.wat; {@link hsvJitterScalar} is the same in JavaScript).
- *
- * @param data RGB bytes, HWC
- * @param gains `[r_h, r_s, r_v]`; `[1, 1, 1]` is OpenCV's RGB→HSV→RGB round trip
- * @example
- * hsvJitter(image.data, [1.05, 0.8, 1.2]);
+ * The HSV jitter on `n` RGB pixels already in the pixel kernels' memory at byte offset `at` (the
+ * pipeline jitters a resized part where the resize left it). The lookup tables are rebuilt only when
+ * the gains change (a mosaic's tiles and its grey share them).
  */
-export function hsvJitter(data: Uint8Array, gains: HsvGains): void {
-  if (data.length % 3 !== 0) throw new Error(`hsvJitter: ${data.length} bytes are not whole RGB pixels`);
+export function hsvJitterAt(at: number, n: number, gains: HsvGains): void {
   const k = pixelKernels();
-  const at = dataArea(data.length);
-  const { lutH, lutS, lutV } = jitterTables(gains);
-  const memory = new Uint8Array(k.memory.buffer);
   if (!tablesWritten) {
     new Int32Array(k.memory.buffer, SDIV_AT, 256).set(SDIV);
     new Int32Array(k.memory.buffer, HDIV_AT, 256).set(HDIV);
@@ -147,11 +140,32 @@ export function hsvJitter(data: Uint8Array, gains: HsvGains): void {
     }
     tablesWritten = true;
   }
-  memory.set(lutH, LUT_H_AT);
-  memory.set(lutS, LUT_S_AT);
-  memory.set(lutV, LUT_V_AT);
+  if (!lutGains || lutGains[0] !== gains[0] || lutGains[1] !== gains[1] || lutGains[2] !== gains[2]) {
+    const { lutH, lutS, lutV } = jitterTables(gains);
+    const memory = new Uint8Array(k.memory.buffer);
+    memory.set(lutH, LUT_H_AT);
+    memory.set(lutS, LUT_S_AT);
+    memory.set(lutV, LUT_V_AT);
+    lutGains = [gains[0], gains[1], gains[2]];
+  }
+  k.hsv(at, n);
+}
+
+/**
+ * Applies the reference's HSV jitter in place to 8-bit RGB pixels (through the WebAssembly kernel in
+ * pixels.wat; {@link hsvJitterScalar} is the same in JavaScript).
+ *
+ * @param data RGB bytes, HWC
+ * @param gains `[r_h, r_s, r_v]`; `[1, 1, 1]` is OpenCV's RGB→HSV→RGB round trip
+ * @example
+ * hsvJitter(image.data, [1.05, 0.8, 1.2]);
+ */
+export function hsvJitter(data: Uint8Array, gains: HsvGains): void {
+  if (data.length % 3 !== 0) throw new Error(`hsvJitter: ${data.length} bytes are not whole RGB pixels`);
+  const at = dataArea(data.length);
+  const memory = new Uint8Array(pixelKernels().memory.buffer);
   memory.set(data, at);
-  k.hsv(at, data.length / 3);
+  hsvJitterAt(at, data.length / 3, gains);
   data.set(memory.subarray(at, at + data.length));
 }
 

@@ -98,6 +98,45 @@ export async function imageSize(path: string): Promise<{ width: number; height: 
   return { width, height };
 }
 
+/** Source pixels for a resize: rows `top…` of an image `width × height` (all rows when top is 0 and they are all there). */
+export interface SourceRows {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  top: number;
+}
+
+/**
+ * The source pixels a PIL-exact resize of `path` to `size` needs for `region`: the decoded image from
+ * `cache`, or, when the size is known, only the source rows the region reads (a JPEG decode stops
+ * where they end), else the whole image. Not mirrored: {@link resizeBicubic} mirrors exactly.
+ *
+ * @example
+ * const src = await sourceForResize('a.jpg', [208, 160], [0, 80, 208, 80], [416, 320]);
+ * const out = resizeBicubic(src.data, src.width, src.height, 208, 160, [0, 80, 208, 80], src.top);
+ */
+export async function sourceForResize(
+  path: string,
+  size: [number, number],
+  region: [number, number, number, number],
+  sourceSize?: [number, number],
+  cache?: ImageCache,
+): Promise<SourceRows> {
+  if (cache) {
+    const full = await cache.get(path);
+    return { data: full.data, width: full.width, height: full.height, top: 0 };
+  }
+  if (sourceSize) {
+    const [sw, sh] = sourceSize;
+    const [y0, y1] = sourceRows(sh, size[1], region[1], region[3]);
+    const part = await decodeImage(path, { rows: [y0, y1 - y0], sourceSize });
+    if (part.width !== sw) throw new Error(`image ${path} is ${part.width} pixels wide, not ${sw}: it changed while in use`);
+    return { data: part.data, width: sw, height: sh, top: y0 };
+  }
+  const full = await decodeImage(path);
+  return { data: full.data, width: full.width, height: full.height, top: 0 };
+}
+
 /**
  * Decodes an image to 8-bit RGB, optionally mirrored and resized (bicubic, aspect not kept).
  *
@@ -125,32 +164,21 @@ export async function decodeImage(
     cache?: ImageCache;
   } = {},
 ): Promise<RgbImage> {
+  if (opts.size && opts.resampler === 'pil') {
+    const [w, h] = opts.size;
+    const region = opts.region ?? [0, 0, w, h];
+    const src = await sourceForResize(path, opts.size, region, opts.sourceSize, opts.cache);
+    return { data: resizeBicubic(src.data, src.width, src.height, w, h, region, src.top, opts.flip), width: region[2], height: region[3] };
+  }
   if (opts.cache && opts.size) {
     const full = await opts.cache.get(path);
     const [w, h] = opts.size;
     const region = opts.region ?? [0, 0, w, h];
-    if (opts.resampler === 'pil') {
-      return { data: resizeBicubic(full.data, full.width, full.height, w, h, region, 0, opts.flip), width: region[2], height: region[3] };
-    }
     let pipeline = sharp(full.data, { raw: { width: full.width, height: full.height, channels: 3 } });
     if (opts.flip) pipeline = pipeline.flop();
     pipeline = pipeline.resize(w, h, { fit: 'fill', kernel: 'cubic' }).extract({ left: region[0], top: region[1], width: region[2], height: region[3] });
     const data = await pipeline.raw().toBuffer();
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: region[2], height: region[3] };
-  }
-  if (opts.size && opts.resampler === 'pil') {
-    const [w, h] = opts.size;
-    const region = opts.region ?? [0, 0, w, h];
-    if (opts.sourceSize) {
-      const [sw, sh] = opts.sourceSize;
-      const [y0, y1] = sourceRows(sh, h, region[1], region[3]);
-      // the mirroring happens inside the resize (exact), not in libvips
-      const part = await decodeImage(path, { rows: [y0, y1 - y0], sourceSize: opts.sourceSize });
-      if (part.width !== sw) throw new Error(`image ${path} is ${part.width} pixels wide, not ${sw}: it changed while in use`);
-      return { data: resizeBicubic(part.data, sw, sh, w, h, region, y0, opts.flip), width: region[2], height: region[3] };
-    }
-    const full = await decodeImage(path);
-    return { data: resizeBicubic(full.data, full.width, full.height, w, h, region, 0, opts.flip), width: region[2], height: region[3] };
   }
   let pipeline = sharp(path, { failOn: 'error' }).autoOrient();
   if (opts.flip) pipeline = pipeline.flop();

@@ -5,9 +5,10 @@
  */
 import { letterbox } from '../boxes/letterbox.js';
 import { mergeMosaicBoxes, greyCanvas, paste, placeBoxes, planHsv, planMosaic, planRandom, type BoxRow, type JitterOptions } from './augment.js';
-import { hsvJitter, type HsvGains } from './hsv.js';
+import { hsvJitter, hsvJitterAt, type HsvGains } from './hsv.js';
 import { totalmem } from 'node:os';
-import { decodeImage, ImageCache, imageSize, type Resampler } from './image.js';
+import { decodeImage, ImageCache, imageSize, sourceForResize, type Resampler } from './image.js';
+import { resizeBicubicWith } from './resample.js';
 import { bytesToUnitFloat } from './pixels.js';
 import { createRandom, randomInt, shuffleInPlace, type Random } from './rng.js';
 import type { Sample } from './types.js';
@@ -247,7 +248,17 @@ async function pasteImage(
     await (cache ? cache.get(image) : imageSize(image));
     return;
   }
-  const part = await decodeImage(image, { size: [nw, nh], flip, region: [x0 - x, y0 - y, x1 - x0, y1 - y0], resampler, sourceSize, cache });
+  const region: [number, number, number, number] = [x0 - x, y0 - y, x1 - x0, y1 - y0];
+  if (resampler === 'pil') {
+    // resize, jitter and paste in one go from the pixel kernels' memory (no copies in between)
+    const src = await sourceForResize(image, [nw, nh], region, sourceSize, cache);
+    resizeBicubicWith(src.data, src.width, src.height, nw, nh, region, src.top, flip, (part, at) => {
+      if (gains) hsvJitterAt(at, part.length / 3, gains);
+      paste(canvas, w, h, part, x1 - x0, y1 - y0, x0, y0);
+    });
+    return;
+  }
+  const part = await decodeImage(image, { size: [nw, nh], flip, region, resampler, sourceSize, cache });
   if (gains) hsvJitter(part.data, gains);
   paste(canvas, w, h, part.data, x1 - x0, y1 - y0, x0, y0);
 }

@@ -208,6 +208,32 @@ export function resizeBicubic(
   srcTop = 0,
   flip = false,
 ): Uint8Array {
+  let out: Uint8Array | undefined;
+  resizeBicubicWith(src, sw, sh, nw, nh, region, srcTop, flip, (view) => {
+    out = view.slice();
+  });
+  return out!;
+}
+
+/**
+ * {@link resizeBicubic} without the copy: `use` gets the result as a view of the pixel kernels' memory
+ * and its byte offset there, valid only during the call (the next kernel call reuses the memory). The
+ * pipeline jitters and pastes a resized part from there.
+ *
+ * @example
+ * resizeBicubicWith(src, 416, 416, 291, 291, [0, 0, 291, 291], 0, false, (view) => canvas.set(view));
+ */
+export function resizeBicubicWith(
+  src: Uint8Array,
+  sw: number,
+  sh: number,
+  nw: number,
+  nh: number,
+  region: [number, number, number, number],
+  srcTop: number,
+  flip: boolean,
+  use: (view: Uint8Array, at: number) => void,
+): void {
   const { width, height, horizontal, vertical, y0, y1 } = plan(sw, sh, nw, nh, region);
   const have = src.length / (sw * 3);
   if (!Number.isInteger(have) || srcTop > y0 || srcTop + have < y1) {
@@ -237,7 +263,11 @@ export function resizeBicubic(
     firstH[x] = (flip ? sw - kh - horizontal.first[x] : horizontal.first[x]) * 3;
     for (let t = 0; t < kh; t++) {
       const at = (x * groups * 4 + t) * 4;
-      weightsH.fill(horizontal.weights[x * kh + (flip ? kh - 1 - t : t)], at, at + 4);
+      const wt = horizontal.weights[x * kh + (flip ? kh - 1 - t : t)];
+      weightsH[at] = wt;
+      weightsH[at + 1] = wt;
+      weightsH[at + 2] = wt;
+      weightsH[at + 3] = wt;
     }
   }
   const firstV = new Int32Array(buffer, base + firstVAt, height);
@@ -245,5 +275,5 @@ export function resizeBicubic(
   new Int32Array(buffer, base + weightsVAt, height * vertical.k).set(vertical.weights);
   k.resizeH(base + srcAt, sw * 3, rows, base + midAt, width, base + firstHAt, base + weightsHAt, groups);
   k.resizeV(base + midAt, rowBytes, base + dstAt, height, rowBytes, base + firstVAt, base + weightsVAt, vertical.k);
-  return new Uint8Array(buffer, base + dstAt, height * rowBytes).slice();
+  use(new Uint8Array(buffer, base + dstAt, height * rowBytes), base + dstAt);
 }
