@@ -241,14 +241,16 @@ export function resizeBicubicWith(
   }
   const rows = y1 - y0;
   const rowBytes = width * 3;
-  const groups = Math.ceil(horizontal.k / 4);
+  const groups = Math.floor(horizontal.k / 4);
+  const rem = horizontal.k % 4;
+  const taps = horizontal.k;
   // data area: source rows y0…y1, intermediate, output, then the coefficient tables
   const srcAt = 0;
   const midAt = srcAt + align(rows * sw * 3);
   const dstAt = midAt + align(rows * rowBytes);
   const firstHAt = dstAt + align(height * rowBytes);
   const weightsHAt = firstHAt + align(width * 4);
-  const firstVAt = weightsHAt + align(width * groups * 4 * 16);
+  const firstVAt = weightsHAt + align(width * taps * 16);
   const weightsVAt = firstVAt + align(height * 4);
   const total = weightsVAt + align(height * vertical.k * 4);
   const base = dataArea(total);
@@ -256,13 +258,13 @@ export function resizeBicubicWith(
   const buffer = k.memory.buffer;
   new Uint8Array(buffer, base + srcAt, rows * sw * 3).set(src.subarray((y0 - srcTop) * sw * 3, (y1 - srcTop) * sw * 3));
   const firstH = new Int32Array(buffer, base + firstHAt, width);
-  const weightsH = new Int32Array(buffer, base + weightsHAt, width * groups * 4 * 4).fill(0);
+  const weightsH = new Int32Array(buffer, base + weightsHAt, width * taps * 4);
   const kh = horizontal.k;
   for (let x = 0; x < width; x++) {
     // mirrored: flipped pixels first…first+k−1 are the source's sw−1−first … sw−k−first
     firstH[x] = (flip ? sw - kh - horizontal.first[x] : horizontal.first[x]) * 3;
     for (let t = 0; t < kh; t++) {
-      const at = (x * groups * 4 + t) * 4;
+      const at = (x * taps + t) * 4;
       const wt = horizontal.weights[x * kh + (flip ? kh - 1 - t : t)];
       weightsH[at] = wt;
       weightsH[at + 1] = wt;
@@ -273,7 +275,7 @@ export function resizeBicubicWith(
   const firstV = new Int32Array(buffer, base + firstVAt, height);
   for (let y = 0; y < height; y++) firstV[y] = (vertical.first[y] - y0) * rowBytes;
   new Int32Array(buffer, base + weightsVAt, height * vertical.k).set(vertical.weights);
-  k.resizeH(base + srcAt, sw * 3, rows, base + midAt, width, base + firstHAt, base + weightsHAt, groups);
+  k.resizeH(base + srcAt, sw * 3, rows, base + midAt, width, base + firstHAt, base + weightsHAt, groups, rem);
   k.resizeV(base + midAt, rowBytes, base + dstAt, height, rowBytes, base + firstVAt, base + weightsVAt, vertical.k);
   use(new Uint8Array(buffer, base + dstAt, height * rowBytes), base + dstAt);
 }
