@@ -78,6 +78,10 @@ describe('YOLO txt', () => {
     const at = (x: number, y: number) => Array.from(img.data.subarray((y * 20 + x) * 3, (y * 20 + x) * 3 + 3));
     assert.ok(at(15, 5)[0] > 180 && at(15, 5)[2] < 80, `pixel in the box ${at(15, 5)}`);
     assert.ok(at(5, 5)[0] < 120, `pixel outside the box ${at(5, 5)}`);
+    // decoding only some rows (what the loader does for a region) orients first: they are rows of the displayed image
+    const rows = await decodeImage(rot.image, { rows: [10, 20] });
+    assert.deepEqual([rows.width, rows.height], [20, 20]);
+    assert.deepEqual(Array.from(rows.data), Array.from(img.data.subarray(10 * 20 * 3, 30 * 20 * 3)));
     for (const name of ['gray.png', 'alpha.png', 'web.webp']) {
       const s = byName(ds, name);
       const d = await decodeImage(s.image, { size: [16, 16] });
