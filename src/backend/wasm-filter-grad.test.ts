@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { BYTES_PATH, compileKernel, generatedSource, WAT_PATH } from '../../scripts/wasm-kernel.js';
 import { Worker } from 'node:worker_threads';
 import type { ConvGeometry } from './wasm-conv-common.js';
-import { col2imJob, runCol2imJob, runFusedJob, type Col2imRow, type FusedJob, type GemmCol2imRow } from './wasm-filter-grad.js';
+import { col2imJob, jobRunnersSource, runCol2imJob, runFusedJob, type Col2imRow, type FusedJob, type GemmCol2imRow } from './wasm-filter-grad.js';
 import { FILTER_GRAD_WASM, FILTER_GRAD_WASM_SHARED } from './wasm-filter-grad-bytes.js';
 
 test('the committed filter-gradient wasm bytes are the compiled .wat source (npm run build:wasm-kernel)', async () => {
@@ -171,7 +171,7 @@ test('col2im splits a chunk between two threads on a shared memory (disjoint row
   const worker = new Worker(
     `const { workerData: d, parentPort } = require('node:worker_threads');
      const kernel = new WebAssembly.Instance(new WebAssembly.Module(d.bytes), { env: { memory: d.memory } }).exports.col2imRow;
-     const runCol2imJob = ${runCol2imJob.toString()};
+     ${jobRunnersSource()}
      const sync = new Int32Array(d.sync);
      Atomics.wait(sync, 0, 0);
      runCol2imJob((...args) => { kernel(...args); Atomics.add(sync, 1, 1); Atomics.notify(sync, 1); }, d.job, new Int32Array(d.counter));
@@ -306,7 +306,7 @@ test('the fused kernel splits dx rows between two threads on a shared memory', a
   const worker = new Worker(
     `const { workerData: d, parentPort } = require('node:worker_threads');
      const kernel = new WebAssembly.Instance(new WebAssembly.Module(d.bytes), { env: { memory: d.memory } }).exports.gemmCol2imRow;
-     const runFusedJob = ${runFusedJob.toString()};
+     ${jobRunnersSource()}
      const sync = new Int32Array(d.sync);
      Atomics.wait(sync, 0, 0);
      runFusedJob((...args) => { kernel(...args); Atomics.add(sync, 1, 1); Atomics.notify(sync, 1); }, d.job, new Int32Array(d.counter), 1);

@@ -112,27 +112,47 @@ const COL2IM_BLOCK = 4;
 export function runCol2imJob(col2imRow: Col2imRow, j: Col2imJob, counter: Int32Array): void {
   const colsRowBytes = j.outWidth * j.patchBytes;
   const contribStep = colsRowBytes - j.strideHeight * j.runBytes;
+  claimRows(counter, j.rowStart, j.rowEnd, j.block, (row) => {
+    const image = Math.floor(row / j.height);
+    const iy = row - image * j.height;
+    const [first, last] = windowRows(iy, j.padTop, j.filterHeight, j.strideHeight, j.outHeight);
+    const base = image * j.outHeight;
+    const from = Math.max(first, j.g0 - base);
+    const to = Math.min(last, j.g1 - 1 - base);
+    if (from > to) return;
+    const ky = iy + j.padTop - from * j.strideHeight;
+    const src = j.cols + (base + from - j.g0) * colsRowBytes + ky * j.runBytes;
+    col2imRow(src, to - from + 1, contribStep, j.dx + row * j.rowBytes, j.rowBytes, from === first ? 1 : 0, j.outWidth, j.patchBytes, j.stepBytes, j.runBytes, j.firstBytes);
+  });
+}
+
+/**
+ * Takes blocks of `blockSize` rows of [rowStart, rowEnd) from the shared `counter[0]` (reset to 0
+ * before the job) and calls `each` for every row taken, until none are left. (Helper-thread code too:
+ * it must not refer to anything outside itself.)
+ */
+export function claimRows(counter: Int32Array, rowStart: number, rowEnd: number, blockSize: number, each: (row: number) => void): void {
   // (The counter is an int32: a block of at most all rows keeps it far from overflowing.)
-  const block = Math.max(1, Math.min(j.block, j.rowEnd - j.rowStart));
+  const block = Math.max(1, Math.min(blockSize, rowEnd - rowStart));
   for (;;) {
-    const blockStart = j.rowStart + Atomics.add(counter, 0, block);
-    if (blockStart >= j.rowEnd) return;
-    const blockEnd = Math.min(j.rowEnd, blockStart + block);
-    for (let row = blockStart; row < blockEnd; row++) {
-      const image = Math.floor(row / j.height);
-      const iy = row - image * j.height;
-      // Output rows whose windows reach dx row iy: oy·s − padTop ≤ iy ≤ oy·s − padTop + KH − 1.
-      const first = Math.max(0, Math.ceil((iy + j.padTop - j.filterHeight + 1) / j.strideHeight));
-      const last = Math.min(j.outHeight - 1, Math.floor((iy + j.padTop) / j.strideHeight));
-      const base = image * j.outHeight;
-      const from = Math.max(first, j.g0 - base);
-      const to = Math.min(last, j.g1 - 1 - base);
-      if (from > to) continue;
-      const ky = iy + j.padTop - from * j.strideHeight;
-      const src = j.cols + (base + from - j.g0) * colsRowBytes + ky * j.runBytes;
-      col2imRow(src, to - from + 1, contribStep, j.dx + row * j.rowBytes, j.rowBytes, from === first ? 1 : 0, j.outWidth, j.patchBytes, j.stepBytes, j.runBytes, j.firstBytes);
-    }
+    const blockStart = rowStart + Atomics.add(counter, 0, block);
+    if (blockStart >= rowEnd) return;
+    const blockEnd = Math.min(rowEnd, blockStart + block);
+    for (let row = blockStart; row < blockEnd; row++) each(row);
   }
+}
+
+/**
+ * The output rows [first, last] whose windows reach input row iy: oy·s − padTop ≤ iy ≤ oy·s − padTop + KH − 1
+ * (first > last when none do). (Helper-thread code too.)
+ */
+export function windowRows(iy: number, padTop: number, filterHeight: number, strideHeight: number, outHeight: number): [number, number] {
+  return [Math.max(0, Math.ceil((iy + padTop - filterHeight + 1) / strideHeight)), Math.min(outHeight - 1, Math.floor((iy + padTop) / strideHeight))];
+}
+
+/** The source of the job runners and what they call, for a helper thread (`eval` workers). */
+export function jobRunnersSource(): string {
+  return [runJob, claimRows, windowRows, runCol2imJob, runFusedJob].map((f) => `const ${f.name} = ${f.toString()};`).join('\n');
 }
 
 /**
@@ -173,26 +193,17 @@ export function runFusedJob(kernel: GemmCol2imRow, j: FusedJob, counter: Int32Ar
   const dyRowBytes = j.outWidth * j.outChannels * 4;
   const wSliceBytes = j.outChannels * 48;
   const scratch = j.scratch + thread * 64;
-  // (The counter is an int32: a block of at most all rows keeps it far from overflowing.)
-  const block = Math.max(1, Math.min(j.block, j.rowEnd - j.rowStart));
-  for (;;) {
-    const blockStart = j.rowStart + Atomics.add(counter, 0, block);
-    if (blockStart >= j.rowEnd) return;
-    const blockEnd = Math.min(j.rowEnd, blockStart + block);
-    for (let row = blockStart; row < blockEnd; row++) {
-      const image = Math.floor(row / j.height);
-      const iy = row - image * j.height;
-      // Output rows whose windows reach dx row iy: oy·s − padTop ≤ iy ≤ oy·s − padTop + KH − 1.
-      const first = Math.max(0, Math.ceil((iy + j.padTop - j.filterHeight + 1) / j.strideHeight));
-      const last = Math.min(j.outHeight - 1, Math.floor((iy + j.padTop) / j.strideHeight));
-      if (first > last) continue;
-      const ky = iy + j.padTop - first * j.strideHeight;
-      kernel(
-        j.dy + (image * j.outHeight + first) * dyRowBytes, j.wt + ky * wSliceBytes, last - first + 1, dyRowBytes, -j.strideHeight * wSliceBytes,
-        j.outChannels, j.dx + row * j.rowBytes, j.rowBytes, 1, j.outWidth, j.stepBytes, j.firstBytes, j.runBytes, scratch,
-      );
-    }
-  }
+  claimRows(counter, j.rowStart, j.rowEnd, j.block, (row) => {
+    const image = Math.floor(row / j.height);
+    const iy = row - image * j.height;
+    const [first, last] = windowRows(iy, j.padTop, j.filterHeight, j.strideHeight, j.outHeight);
+    if (first > last) return;
+    const ky = iy + j.padTop - first * j.strideHeight;
+    kernel(
+      j.dy + (image * j.outHeight + first) * dyRowBytes, j.wt + ky * wSliceBytes, last - first + 1, dyRowBytes, -j.strideHeight * wSliceBytes,
+      j.outChannels, j.dx + row * j.rowBytes, j.rowBytes, 1, j.outWidth, j.stepBytes, j.firstBytes, j.runBytes, scratch,
+    );
+  });
 }
 
 /**
@@ -216,9 +227,7 @@ const HELPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { memory, bytes, control, args, kinds, counter: counterBuffer } = workerData;
 const { accumulate, col2imRow, gemmCol2imRow } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-const runJob = ${runJob.toString()};
-const runCol2imJob = ${runCol2imJob.toString()};
-const runFusedJob = ${runFusedJob.toString()};
+${jobRunnersSource()}
 const thread = workerData.thread;
 const counter = new Int32Array(counterBuffer);
 const runners = [(job) => runJob(accumulate, job), (job) => runCol2imJob(col2imRow, job, counter), (job) => runFusedJob(gemmCol2imRow, job, counter, thread)];
