@@ -164,35 +164,10 @@ test('col2im splits a chunk between two threads on a shared memory (disjoint row
   const dxAt = colsAt + cols.length + 16;
   heap.set(cols, colsAt);
   heap.fill(Number.NaN, dxAt, dxAt + expected.length);
-  const counter = new Int32Array(new SharedArrayBuffer(4));
-  // [0]: start flag, [1]: rows done by the other thread.
-  const sync = new Int32Array(new SharedArrayBuffer(8));
   const job = col2imJob(g, colsAt * 4, dxAt * 4, 0, outRows, 1);
-  const worker = new Worker(
-    `const { workerData: d, parentPort } = require('node:worker_threads');
-     const kernel = new WebAssembly.Instance(new WebAssembly.Module(d.bytes), { env: { memory: d.memory } }).exports.col2imRow;
-     ${jobRunnersSource()}
-     const sync = new Int32Array(d.sync);
-     Atomics.wait(sync, 0, 0);
-     runCol2imJob((...args) => { kernel(...args); Atomics.add(sync, 1, 1); Atomics.notify(sync, 1); }, d.job, new Int32Array(d.counter));
-     parentPort.postMessage('done');`,
-    { eval: true, workerData: { bytes, memory, sync: sync.buffer, counter: counter.buffer, job } },
+  const { calls, other } = await twoThreads(memory, bytes, 'col2imRow', 'runCol2imJob(kernelCall, d.job, counter)', job, (counter, kernelCall) =>
+    runCol2imJob((...args: Parameters<Col2imRow>) => kernelCall(() => col2imRow(...args)), job, counter),
   );
-  const done = new Promise((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  Atomics.store(sync, 0, 1);
-  Atomics.notify(sync, 0);
-  let calls = 0;
-  runCol2imJob((...args: Parameters<Col2imRow>) => {
-    // Before its first row, this thread lets the other one finish a row, so that both take part.
-    if (calls++ === 0) while (Atomics.load(sync, 1) === 0) Atomics.wait(sync, 1, 0, 5000);
-    col2imRow(...args);
-  }, job, counter);
-  await done;
-  await worker.terminate();
-  const other = Atomics.load(sync, 1);
   assert.ok(other > 0 && calls > 0, `both threads added rows (this ${calls}, other ${other})`);
   assert.equal(other + calls, job.rowEnd - job.rowStart, 'every row once');
   assert.deepEqual(Array.from(heap.subarray(dxAt, dxAt + expected.length)), Array.from(expected));
@@ -300,16 +275,42 @@ test('the fused kernel splits dx rows between two threads on a shared memory', a
   const { dx: expected, reached } = referenceCol2im(g, referenceCols(g, dy, filter));
   const heap = new Float32Array(memory.buffer);
   const { job, dxAt, guards } = fusedSetup(heap, g, dy, filter, reached, 1);
+  const { calls, other } = await twoThreads(memory, bytes, 'gemmCol2imRow', 'runFusedJob(kernelCall, d.job, counter, 1)', job, (counter, kernelCall) =>
+    runFusedJob((...args: Parameters<GemmCol2imRow>) => kernelCall(() => kernel(...args)), job, counter, 0),
+  );
+  const reachedRows = reached.filter((r) => r).length;
+  assert.ok(other > 0 && calls > 0, `both threads computed rows (this ${calls}, other ${other})`);
+  assert.equal(other + calls, reachedRows, 'every reached row once');
+  assert.deepEqual(Array.from(heap.subarray(dxAt, dxAt + expected.length)), Array.from(expected));
+  assert.ok(guards().every((v) => v === 12345), 'a write outside dx');
+});
+
+/**
+ * Runs a row-sharing job on this thread and a worker thread over a shared memory: `workerRun` is the
+ * worker's call (with `kernelCall`, the wasm export counting its rows, `d.job` and `counter` in scope),
+ * `localRun` this thread's, which waits before its first row until the worker has done one, so that
+ * both take part. Returns the rows each did.
+ */
+async function twoThreads(
+  memory: WebAssembly.Memory,
+  bytes: Uint8Array,
+  exportName: string,
+  workerRun: string,
+  job: object,
+  localRun: (counter: Int32Array, kernelCall: (row: () => void) => void) => void,
+): Promise<{ calls: number; other: number }> {
   const counter = new Int32Array(new SharedArrayBuffer(4));
   // [0]: start flag, [1]: rows done by the other thread.
   const sync = new Int32Array(new SharedArrayBuffer(8));
   const worker = new Worker(
     `const { workerData: d, parentPort } = require('node:worker_threads');
-     const kernel = new WebAssembly.Instance(new WebAssembly.Module(d.bytes), { env: { memory: d.memory } }).exports.gemmCol2imRow;
+     const kernel = new WebAssembly.Instance(new WebAssembly.Module(d.bytes), { env: { memory: d.memory } }).exports.${exportName};
      ${jobRunnersSource()}
      const sync = new Int32Array(d.sync);
+     const counter = new Int32Array(d.counter);
+     const kernelCall = (...args) => { kernel(...args); Atomics.add(sync, 1, 1); Atomics.notify(sync, 1); };
      Atomics.wait(sync, 0, 0);
-     runFusedJob((...args) => { kernel(...args); Atomics.add(sync, 1, 1); Atomics.notify(sync, 1); }, d.job, new Int32Array(d.counter), 1);
+     ${workerRun};
      parentPort.postMessage('done');`,
     { eval: true, workerData: { bytes, memory, sync: sync.buffer, counter: counter.buffer, job } },
   );
@@ -320,17 +321,11 @@ test('the fused kernel splits dx rows between two threads on a shared memory', a
   Atomics.store(sync, 0, 1);
   Atomics.notify(sync, 0);
   let calls = 0;
-  runFusedJob((...args: Parameters<GemmCol2imRow>) => {
-    // Before its first row, this thread lets the other one finish a row, so that both take part.
+  localRun(counter, (row) => {
     if (calls++ === 0) while (Atomics.load(sync, 1) === 0) Atomics.wait(sync, 1, 0, 5000);
-    kernel(...args);
-  }, job, counter, 0);
+    row();
+  });
   await done;
   await worker.terminate();
-  const other = Atomics.load(sync, 1);
-  const reachedRows = reached.filter((r) => r).length;
-  assert.ok(other > 0 && calls > 0, `both threads computed rows (this ${calls}, other ${other})`);
-  assert.equal(other + calls, reachedRows, 'every reached row once');
-  assert.deepEqual(Array.from(heap.subarray(dxAt, dxAt + expected.length)), Array.from(expected));
-  assert.ok(guards().every((v) => v === 12345), 'a write outside dx');
-});
+  return { calls, other: Atomics.load(sync, 1) };
+}
