@@ -162,11 +162,11 @@ export function mergeMosaicBoxes(tiles: BoxRow[][], cutx: number, cuty: number):
   return out;
 }
 
-/** A (w × h) RGB canvas filled with the reference's grey, passed through the HSV jitter when `gains` are given. */
-export function greyCanvas(w: number, h: number, gains?: HsvGains): Uint8Array {
+/** A (w × h) RGB canvas filled with the reference's grey, passed through the HSV jitter when `gains` are given (`into`: a spare canvas of that size to fill instead of a new one). */
+export function greyCanvas(w: number, h: number, gains?: HsvGains, into?: Uint8Array): Uint8Array {
   const grey = new Uint8Array([GREY, GREY, GREY]);
   if (gains) hsvJitter(grey, gains);
-  const canvas = new Uint8Array(w * h * 3);
+  const canvas = into && into.length === w * h * 3 ? into : new Uint8Array(w * h * 3);
   if (grey[0] === grey[1] && grey[1] === grey[2]) return canvas.fill(grey[0]);
   for (let i = 0; i < canvas.length; i += 3) canvas.set(grey, i);
   return canvas;

@@ -42,6 +42,7 @@ export async function buildBatch(pipeline: SamplePipeline, task: BatchTask): Pro
   await Promise.all(Array.from({ length: Math.min(SAMPLES_IN_FLIGHT, task.indices.length) }, lane));
   const targets = samples.map((s, k) => {
     writePixels(s, images, k * size);
+    pipeline.recycle(s);
     return encodeTargets(s.rows, w, h);
   });
   return { shape: [task.indices.length, h, w, 3], images, targets, indices: task.indices };

@@ -120,6 +120,8 @@ export class SamplePipeline {
   private readonly sizes = new Map<string, Promise<[number, number]>>();
   /** decoded images, with `cache: 'ram'` */
   readonly cache: ImageCache | undefined;
+  /** canvases handed back by {@link SamplePipeline.recycle}, reused by the next samples */
+  private readonly spare: Uint8Array[] = [];
 
   constructor(
     readonly items: PipelineItem[],
@@ -169,13 +171,26 @@ export class SamplePipeline {
     return this.random(rng, item);
   }
 
+  /**
+   * Hands a sample's canvases back once its pixels are no longer needed (after {@link writePixels}):
+   * later samples fill them instead of allocating new ones. A few are kept.
+   *
+   * @example
+   * const s = await pipeline.sample(3, 0, 17);
+   * writePixels(s, batch, 0);
+   * pipeline.recycle(s);
+   */
+  recycle(sample: AugmentedSample): void {
+    for (const canvas of [sample.pixels, sample.mixWith]) if (canvas && this.spare.length < 8) this.spare.push(canvas);
+  }
+
   /** §3.3: random scale/aspect, placement, flip, HSV. */
   async random(rng: Random, item: PipelineItem): Promise<AugmentedSample> {
     const [h, w] = this.options.inputShape;
     const [iw, ih] = await this.size(item);
     const p = planRandom(rng, iw, ih, w, h, this.options);
     const gains = planHsv(rng, this.options);
-    const canvas = greyCanvas(w, h, gains);
+    const canvas = greyCanvas(w, h, gains, this.spare.pop());
     // Mirroring the whole canvas equals pasting the mirrored image at the mirrored offset.
     await pasteImage(canvas, w, h, item.image, [iw, ih], p.nw, p.nh, p.flip ? w - p.dx - p.nw : p.dx, p.dy, p.flip, [0, 0, w, h], gains, this.options.resampler, this.cache);
     return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'random' };
@@ -186,7 +201,7 @@ export class SamplePipeline {
     const [h, w] = this.options.inputShape;
     const [iw, ih] = await this.size(item);
     const lb = letterbox([iw, ih], [w, h]);
-    const canvas = greyCanvas(w, h);
+    const canvas = greyCanvas(w, h, undefined, this.spare.pop());
     await pasteImage(canvas, w, h, item.image, [iw, ih], lb.nw, lb.nh, lb.dx, lb.dy, false, [0, 0, w, h], undefined, this.options.resampler, this.cache);
     const p = { nw: lb.nw, nh: lb.nh, dx: lb.dx, dy: lb.dy, flip: false };
     return { pixels: canvas, rows: placeBoxes(rng, item.rows, iw, ih, p, w, h, 'canvas'), kind: 'letterbox' };
@@ -205,7 +220,7 @@ export class SamplePipeline {
       [cutx, cuty, w, h],
       [cutx, 0, w, cuty],
     ];
-    const canvas = greyCanvas(w, h, gains);
+    const canvas = greyCanvas(w, h, gains, this.spare.pop());
     await Promise.all(
       picks.map((it, i) => {
         const t = plan.tiles[i];
