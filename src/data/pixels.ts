@@ -12,7 +12,7 @@ interface Exports {
   hsv(p: number, n: number): void;
   toFloat(src: number, dst: number, n: number): void;
   mixFloat(a: number, b: number, dst: number, n: number): void;
-  resizeH(src: number, srcStride: number, rows: number, dst: number, width: number, first: number, weights: number, groups: number, rem: number): void;
+  resizeH(src: number, srcStride: number, rows: number, dst: number, width: number, first: number, weights: number, pairs: number): void;
   resizeV(mid: number, stride: number, dst: number, height: number, n: number, first: number, weights: number, k: number): void;
 }
 

@@ -272,19 +272,22 @@
 ;; clipped to 0…255, as Pillow does.
 
   ;; Horizontal pass: `rows` rows of src (srcStride bytes apart) → rows of `width` RGB pixels at dst.
-  ;; Output pixel x reads 4·groups + rem source pixels (its taps) from byte first[x] of its row: group g
-  ;; is one 16-byte load at first[x] + 12·g whose pixels 0…3 are spread to i32 lanes (r, g, b, 0) by
-  ;; shuffles and multiplied by weights stored pre-splatted (v128 each, 4·groups + rem per output
-  ;; pixel); the last rem < 4 taps take one more load.
+  ;; Output pixel x reads its taps, padded to an even count, from byte first[x] of its row. Each weight
+  ;; w is split exactly into w = hi·2^11 + lo (lo in 0…2047) so that both halves fit 16 bits: a pair of
+  ;; taps (t, t+1) is spread to i16 lanes (r_t, r_t+1, g_t, g_t+1, b_t, b_t+1, 0, 0) by one shuffle and
+  ;; summed per channel by dot products with (hi_t, hi_t+1, …) and (lo_t, lo_t+1, …), stored as two v128
+  ;; per pair (`pairs` per output pixel); the sum is hi_sum·2^11 + lo_sum, Pillow's integer exactly.
+  ;; Groups of two pairs share one 16-byte load at first[x] + 12·g; a last odd pair takes one more.
   ;; Reads may pass the last source pixel by up to 16 bytes and each pixel stores 4 bytes: the caller
   ;; leaves that much slack after src and dst.
   (func (export "resizeH")
     (param $src i32) (param $srcStride i32) (param $rows i32) (param $dst i32) (param $width i32)
-    (param $first i32) (param $weights i32) (param $groups i32) (param $rem i32)
-    (local $y i32) (local $x i32) (local $row i32) (local $p i32) (local $w i32) (local $g i32)
-    (local $v v128) (local $acc v128) (local $zero v128) (local $half v128)
+    (param $first i32) (param $weights i32) (param $pairs i32)
+    (local $y i32) (local $x i32) (local $row i32) (local $p i32) (local $w i32) (local $g i32) (local $groups i32)
+    (local $v v128) (local $a v128) (local $hi v128) (local $lo v128) (local $acc v128) (local $zero v128) (local $half v128)
     (local.set $zero (v128.const i32x4 0 0 0 0))
     (local.set $half (i32x4.splat (i32.const 2097152)))
+    (local.set $groups (i32.shr_u (local.get $pairs) (i32.const 1)))
     (local.set $y (i32.const 0))
     (block $rowsDone
       (br_if $rowsDone (i32.le_s (local.get $rows) (i32.const 0)))
@@ -294,40 +297,33 @@
         (local.set $x (i32.const 0))
         (loop $eachPixel
           (local.set $p (i32.add (local.get $row) (i32.load (i32.add (local.get $first) (i32.shl (local.get $x) (i32.const 2))))))
-          (local.set $acc (local.get $half))
+          (local.set $hi (local.get $zero))
+          (local.set $lo (local.get $zero))
           (local.set $g (local.get $groups))
           (block $groupsDone
-          (br_if $groupsDone (i32.eqz (local.get $g)))
-          (loop $eachGroup
-            (local.set $v (v128.load (local.get $p)))
-            (local.set $acc (i32x4.add (local.get $acc) (i32x4.mul (v128.load offset=0 (local.get $w))
-              (i8x16.shuffle 0 16 16 16 1 16 16 16 2 16 16 16 16 16 16 16 (local.get $v) (local.get $zero)))))
-            (local.set $acc (i32x4.add (local.get $acc) (i32x4.mul (v128.load offset=16 (local.get $w))
-              (i8x16.shuffle 3 16 16 16 4 16 16 16 5 16 16 16 16 16 16 16 (local.get $v) (local.get $zero)))))
-            (local.set $acc (i32x4.add (local.get $acc) (i32x4.mul (v128.load offset=32 (local.get $w))
-              (i8x16.shuffle 6 16 16 16 7 16 16 16 8 16 16 16 16 16 16 16 (local.get $v) (local.get $zero)))))
-            (local.set $acc (i32x4.add (local.get $acc) (i32x4.mul (v128.load offset=48 (local.get $w))
-              (i8x16.shuffle 9 16 16 16 10 16 16 16 11 16 16 16 16 16 16 16 (local.get $v) (local.get $zero)))))
-            (local.set $p (i32.add (local.get $p) (i32.const 12)))
-            (local.set $w (i32.add (local.get $w) (i32.const 64)))
-            (local.set $g (i32.sub (local.get $g) (i32.const 1)))
-            (br_if $eachGroup (local.get $g))))
-          ;; the last 1–3 taps
-          (if (local.get $rem)
-            (then
+            (br_if $groupsDone (i32.eqz (local.get $g)))
+            (loop $eachGroup
               (local.set $v (v128.load (local.get $p)))
-              (local.set $acc (i32x4.add (local.get $acc) (i32x4.mul (v128.load offset=0 (local.get $w))
-                (i8x16.shuffle 0 16 16 16 1 16 16 16 2 16 16 16 16 16 16 16 (local.get $v) (local.get $zero)))))
-              (if (i32.ge_u (local.get $rem) (i32.const 2))
-                (then
-                  (local.set $acc (i32x4.add (local.get $acc) (i32x4.mul (v128.load offset=16 (local.get $w))
-                    (i8x16.shuffle 3 16 16 16 4 16 16 16 5 16 16 16 16 16 16 16 (local.get $v) (local.get $zero)))))))
-              (if (i32.eq (local.get $rem) (i32.const 3))
-                (then
-                  (local.set $acc (i32x4.add (local.get $acc) (i32x4.mul (v128.load offset=32 (local.get $w))
-                    (i8x16.shuffle 6 16 16 16 7 16 16 16 8 16 16 16 16 16 16 16 (local.get $v) (local.get $zero)))))))
-              (local.set $w (i32.add (local.get $w) (i32.shl (local.get $rem) (i32.const 4))))))
-          (local.set $acc (i32x4.shr_s (local.get $acc) (i32.const 22)))
+              (local.set $a (i8x16.shuffle 0 16 3 16 1 16 4 16 2 16 5 16 16 16 16 16 (local.get $v) (local.get $zero)))
+              (local.set $hi (i32x4.add (local.get $hi) (i32x4.dot_i16x8_s (local.get $a) (v128.load offset=0 (local.get $w)))))
+              (local.set $lo (i32x4.add (local.get $lo) (i32x4.dot_i16x8_s (local.get $a) (v128.load offset=16 (local.get $w)))))
+              (local.set $a (i8x16.shuffle 6 16 9 16 7 16 10 16 8 16 11 16 16 16 16 16 (local.get $v) (local.get $zero)))
+              (local.set $hi (i32x4.add (local.get $hi) (i32x4.dot_i16x8_s (local.get $a) (v128.load offset=32 (local.get $w)))))
+              (local.set $lo (i32x4.add (local.get $lo) (i32x4.dot_i16x8_s (local.get $a) (v128.load offset=48 (local.get $w)))))
+              (local.set $p (i32.add (local.get $p) (i32.const 12)))
+              (local.set $w (i32.add (local.get $w) (i32.const 64)))
+              (local.set $g (i32.sub (local.get $g) (i32.const 1)))
+              (br_if $eachGroup (local.get $g))))
+          ;; an odd last pair
+          (if (i32.and (local.get $pairs) (i32.const 1))
+            (then
+              (local.set $a (i8x16.shuffle 0 16 3 16 1 16 4 16 2 16 5 16 16 16 16 16 (v128.load (local.get $p)) (local.get $zero)))
+              (local.set $hi (i32x4.add (local.get $hi) (i32x4.dot_i16x8_s (local.get $a) (v128.load offset=0 (local.get $w)))))
+              (local.set $lo (i32x4.add (local.get $lo) (i32x4.dot_i16x8_s (local.get $a) (v128.load offset=16 (local.get $w)))))
+              (local.set $w (i32.add (local.get $w) (i32.const 32)))))
+          (local.set $acc (i32x4.shr_s
+            (i32x4.add (i32x4.add (i32x4.shl (local.get $hi) (i32.const 11)) (local.get $lo)) (local.get $half))
+            (i32.const 22)))
           (local.set $acc (i16x8.narrow_i32x4_s (local.get $acc) (local.get $acc)))
           (local.set $acc (i8x16.narrow_i16x8_u (local.get $acc) (local.get $acc)))
           (i32.store (local.get $dst) (i32x4.extract_lane 0 (local.get $acc)))

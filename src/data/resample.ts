@@ -241,16 +241,15 @@ export function resizeBicubicWith(
   }
   const rows = y1 - y0;
   const rowBytes = width * 3;
-  const groups = Math.floor(horizontal.k / 4);
-  const rem = horizontal.k % 4;
-  const taps = horizontal.k;
+  const kh = horizontal.k;
+  const pairs = (kh + 1) >> 1;
   // data area: source rows y0…y1, intermediate, output, then the coefficient tables
   const srcAt = 0;
   const midAt = srcAt + align(rows * sw * 3);
   const dstAt = midAt + align(rows * rowBytes);
   const firstHAt = dstAt + align(height * rowBytes);
   const weightsHAt = firstHAt + align(width * 4);
-  const firstVAt = weightsHAt + align(width * taps * 16);
+  const firstVAt = weightsHAt + align(width * pairs * 32);
   const weightsVAt = firstVAt + align(height * 4);
   const total = weightsVAt + align(height * vertical.k * 4);
   const base = dataArea(total);
@@ -258,24 +257,28 @@ export function resizeBicubicWith(
   const buffer = k.memory.buffer;
   new Uint8Array(buffer, base + srcAt, rows * sw * 3).set(src.subarray((y0 - srcTop) * sw * 3, (y1 - srcTop) * sw * 3));
   const firstH = new Int32Array(buffer, base + firstHAt, width);
-  const weightsH = new Int32Array(buffer, base + weightsHAt, width * taps * 4);
-  const kh = horizontal.k;
+  // per output pixel and pair of taps: (hi_t, hi_t+1) ×3 then (lo_t, lo_t+1) ×3 as i16, w = hi·2^11 + lo
+  const weightsH = new Int16Array(buffer, base + weightsHAt, width * pairs * 16).fill(0);
   for (let x = 0; x < width; x++) {
     // mirrored: flipped pixels first…first+k−1 are the source's sw−1−first … sw−k−first
     firstH[x] = (flip ? sw - kh - horizontal.first[x] : horizontal.first[x]) * 3;
     for (let t = 0; t < kh; t++) {
-      const at = (x * taps + t) * 4;
       const wt = horizontal.weights[x * kh + (flip ? kh - 1 - t : t)];
-      weightsH[at] = wt;
-      weightsH[at + 1] = wt;
-      weightsH[at + 2] = wt;
-      weightsH[at + 3] = wt;
+      const hi = wt >> 11;
+      const lo = wt & 2047;
+      const at = (x * pairs + (t >> 1)) * 16 + (t & 1);
+      weightsH[at] = hi;
+      weightsH[at + 2] = hi;
+      weightsH[at + 4] = hi;
+      weightsH[at + 8] = lo;
+      weightsH[at + 10] = lo;
+      weightsH[at + 12] = lo;
     }
   }
   const firstV = new Int32Array(buffer, base + firstVAt, height);
   for (let y = 0; y < height; y++) firstV[y] = (vertical.first[y] - y0) * rowBytes;
   new Int32Array(buffer, base + weightsVAt, height * vertical.k).set(vertical.weights);
-  k.resizeH(base + srcAt, sw * 3, rows, base + midAt, width, base + firstHAt, base + weightsHAt, groups, rem);
+  k.resizeH(base + srcAt, sw * 3, rows, base + midAt, width, base + firstHAt, base + weightsHAt, pairs);
   k.resizeV(base + midAt, rowBytes, base + dstAt, height, rowBytes, base + firstVAt, base + weightsVAt, vertical.k);
   use(new Uint8Array(buffer, base + dstAt, height * rowBytes), base + dstAt);
 }
