@@ -13,7 +13,7 @@ interface Exports {
   toFloat(src: number, dst: number, n: number): void;
   mixFloat(a: number, b: number, dst: number, n: number): void;
   resizeH(src: number, srcStride: number, rows: number, dst: number, width: number, first: number, weights: number, pairs: number): void;
-  resizeV(mid: number, stride: number, dst: number, height: number, n: number, first: number, weights: number, k: number): void;
+  resizeV(mid: number, stride: number, dst: number, height: number, n: number, first: number, weights: number, pairs: number): void;
 }
 
 /** Byte offsets of the tables (see pixels.wat) and of the data area. */

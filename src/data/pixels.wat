@@ -333,48 +333,68 @@
         (local.set $y (i32.add (local.get $y) (i32.const 1)))
         (br_if $eachRow (i32.lt_u (local.get $y) (local.get $rows))))))
 
-  ;; Vertical pass: `height` output rows of n bytes at dst; output row y sums k rows of mid starting at
-  ;; byte first[y], stride bytes apart, with weights[y·k + t] (i32). 16 bytes at a time: reads and
-  ;; writes may pass a row's end by up to 15 bytes (rows are written in order, so a spill into the next
-  ;; row is overwritten; the caller leaves 16 bytes of slack after mid and dst).
+  ;; Vertical pass: `height` output rows of n bytes at dst; output row y sums its taps, padded to an
+  ;; even count, over rows of mid starting at byte first[y], stride bytes apart. Weights as in the
+  ;; horizontal pass: per output row and pair of rows (t, t+1), the i16 vectors (hi_t, hi_t+1) ×4 and
+  ;; (lo_t, lo_t+1) ×4 (`pairs` per output row); the bytes of the two rows are interleaved by shuffles
+  ;; and summed with dot products. 16 bytes at a time: reads may pass a row's end by up to 15 bytes and
+  ;; the padding tap reads one row past the taps; writes may pass a row's end by up to 15 bytes (rows
+  ;; are written in order, so a spill into the next row is overwritten). The caller leaves a row and 16
+  ;; bytes of slack after mid, and 16 bytes after dst.
   (func (export "resizeV")
     (param $mid i32) (param $stride i32) (param $dst i32) (param $height i32) (param $n i32)
-    (param $first i32) (param $weights i32) (param $k i32)
-    (local $y i32) (local $i i32) (local $t i32) (local $p i32) (local $wp i32) (local $out i32)
-    (local $v v128) (local $w v128) (local $lo v128) (local $hi v128)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $half v128)
+    (param $first i32) (param $weights i32) (param $pairs i32)
+    (local $y i32) (local $i i32) (local $t i32) (local $p i32) (local $wp i32) (local $out i32) (local $rowWeights i32)
+    (local $va v128) (local $vb v128) (local $e v128) (local $wh v128) (local $wl v128)
+    (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128)
+    (local $l0 v128) (local $l1 v128) (local $l2 v128) (local $l3 v128) (local $half v128)
     (local.set $half (i32x4.splat (i32.const 2097152)))
     (local.set $y (i32.const 0))
     (block $done
       (br_if $done (i32.le_s (local.get $height) (i32.const 0)))
       (loop $eachRow
         (local.set $out (i32.add (local.get $dst) (i32.mul (local.get $y) (local.get $n))))
+        (local.set $rowWeights (i32.add (local.get $weights) (i32.shl (i32.mul (local.get $y) (local.get $pairs)) (i32.const 5))))
         (local.set $i (i32.const 0))
         (loop $eachBlock
-          (local.set $a0 (local.get $half))
-          (local.set $a1 (local.get $half))
-          (local.set $a2 (local.get $half))
-          (local.set $a3 (local.get $half))
+          (local.set $h0 (v128.const i32x4 0 0 0 0))
+          (local.set $h1 (v128.const i32x4 0 0 0 0))
+          (local.set $h2 (v128.const i32x4 0 0 0 0))
+          (local.set $h3 (v128.const i32x4 0 0 0 0))
+          (local.set $l0 (local.get $half))
+          (local.set $l1 (local.get $half))
+          (local.set $l2 (local.get $half))
+          (local.set $l3 (local.get $half))
           (local.set $p (i32.add (i32.add (local.get $mid) (i32.load (i32.add (local.get $first) (i32.shl (local.get $y) (i32.const 2))))) (local.get $i)))
-          (local.set $wp (i32.add (local.get $weights) (i32.shl (i32.mul (local.get $y) (local.get $k)) (i32.const 2))))
-          (local.set $t (local.get $k))
-          (loop $eachTap
-            (local.set $v (v128.load (local.get $p)))
-            (local.set $w (i32x4.splat (i32.load (local.get $wp))))
-            (local.set $lo (i16x8.extend_low_i8x16_u (local.get $v)))
-            (local.set $hi (i16x8.extend_high_i8x16_u (local.get $v)))
-            (local.set $a0 (i32x4.add (local.get $a0) (i32x4.mul (i32x4.extend_low_i16x8_u (local.get $lo)) (local.get $w))))
-            (local.set $a1 (i32x4.add (local.get $a1) (i32x4.mul (i32x4.extend_high_i16x8_u (local.get $lo)) (local.get $w))))
-            (local.set $a2 (i32x4.add (local.get $a2) (i32x4.mul (i32x4.extend_low_i16x8_u (local.get $hi)) (local.get $w))))
-            (local.set $a3 (i32x4.add (local.get $a3) (i32x4.mul (i32x4.extend_high_i16x8_u (local.get $hi)) (local.get $w))))
-            (local.set $p (i32.add (local.get $p) (local.get $stride)))
-            (local.set $wp (i32.add (local.get $wp) (i32.const 4)))
+          (local.set $wp (local.get $rowWeights))
+          (local.set $t (local.get $pairs))
+          (loop $eachPair
+            (local.set $va (v128.load (local.get $p)))
+            (local.set $vb (v128.load (i32.add (local.get $p) (local.get $stride))))
+            (local.set $wh (v128.load offset=0 (local.get $wp)))
+            (local.set $wl (v128.load offset=16 (local.get $wp)))
+            (local.set $e (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $va) (local.get $vb)))
+            (local.set $h0 (i32x4.add (local.get $h0) (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $e)) (local.get $wh))))
+            (local.set $l0 (i32x4.add (local.get $l0) (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $e)) (local.get $wl))))
+            (local.set $h1 (i32x4.add (local.get $h1) (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $e)) (local.get $wh))))
+            (local.set $l1 (i32x4.add (local.get $l1) (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $e)) (local.get $wl))))
+            (local.set $e (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $va) (local.get $vb)))
+            (local.set $h2 (i32x4.add (local.get $h2) (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $e)) (local.get $wh))))
+            (local.set $l2 (i32x4.add (local.get $l2) (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $e)) (local.get $wl))))
+            (local.set $h3 (i32x4.add (local.get $h3) (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $e)) (local.get $wh))))
+            (local.set $l3 (i32x4.add (local.get $l3) (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $e)) (local.get $wl))))
+            (local.set $p (i32.add (local.get $p) (i32.shl (local.get $stride) (i32.const 1))))
+            (local.set $wp (i32.add (local.get $wp) (i32.const 32)))
             (local.set $t (i32.sub (local.get $t) (i32.const 1)))
-            (br_if $eachTap (local.get $t)))
+            (br_if $eachPair (local.get $t)))
           (v128.store (i32.add (local.get $out) (local.get $i))
             (i8x16.narrow_i16x8_u
-              (i16x8.narrow_i32x4_s (i32x4.shr_s (local.get $a0) (i32.const 22)) (i32x4.shr_s (local.get $a1) (i32.const 22)))
-              (i16x8.narrow_i32x4_s (i32x4.shr_s (local.get $a2) (i32.const 22)) (i32x4.shr_s (local.get $a3) (i32.const 22)))))
+              (i16x8.narrow_i32x4_s
+                (i32x4.shr_s (i32x4.add (i32x4.shl (local.get $h0) (i32.const 11)) (local.get $l0)) (i32.const 22))
+                (i32x4.shr_s (i32x4.add (i32x4.shl (local.get $h1) (i32.const 11)) (local.get $l1)) (i32.const 22)))
+              (i16x8.narrow_i32x4_s
+                (i32x4.shr_s (i32x4.add (i32x4.shl (local.get $h2) (i32.const 11)) (local.get $l2)) (i32.const 22))
+                (i32x4.shr_s (i32x4.add (i32x4.shl (local.get $h3) (i32.const 11)) (local.get $l3)) (i32.const 22)))))
           (local.set $i (i32.add (local.get $i) (i32.const 16)))
           (br_if $eachBlock (i32.lt_u (local.get $i) (local.get $n))))
         (local.set $y (i32.add (local.get $y) (i32.const 1)))

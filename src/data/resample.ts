@@ -246,12 +246,13 @@ export function resizeBicubicWith(
   // data area: source rows y0…y1, intermediate, output, then the coefficient tables
   const srcAt = 0;
   const midAt = srcAt + align(rows * sw * 3);
-  const dstAt = midAt + align(rows * rowBytes);
+  const dstAt = midAt + align((rows + 1) * rowBytes);
   const firstHAt = dstAt + align(height * rowBytes);
   const weightsHAt = firstHAt + align(width * 4);
   const firstVAt = weightsHAt + align(width * pairs * 32);
   const weightsVAt = firstVAt + align(height * 4);
-  const total = weightsVAt + align(height * vertical.k * 4);
+  const pairsV = (vertical.k + 1) >> 1;
+  const total = weightsVAt + align(height * pairsV * 32);
   const base = dataArea(total);
   const k = pixelKernels();
   const buffer = k.memory.buffer;
@@ -277,8 +278,18 @@ export function resizeBicubicWith(
   }
   const firstV = new Int32Array(buffer, base + firstVAt, height);
   for (let y = 0; y < height; y++) firstV[y] = (vertical.first[y] - y0) * rowBytes;
-  new Int32Array(buffer, base + weightsVAt, height * vertical.k).set(vertical.weights);
+  const weightsV = new Int16Array(buffer, base + weightsVAt, height * pairsV * 16).fill(0);
+  for (let y = 0; y < height; y++) {
+    for (let t = 0; t < vertical.k; t++) {
+      const wt = vertical.weights[y * vertical.k + t];
+      const at = (y * pairsV + (t >> 1)) * 16 + (t & 1);
+      for (let lane = 0; lane < 8; lane += 2) {
+        weightsV[at + lane] = wt >> 11;
+        weightsV[at + 8 + lane] = wt & 2047;
+      }
+    }
+  }
   k.resizeH(base + srcAt, sw * 3, rows, base + midAt, width, base + firstHAt, base + weightsHAt, pairs);
-  k.resizeV(base + midAt, rowBytes, base + dstAt, height, rowBytes, base + firstVAt, base + weightsVAt, vertical.k);
+  k.resizeV(base + midAt, rowBytes, base + dstAt, height, rowBytes, base + firstVAt, base + weightsVAt, pairsV);
   use(new Uint8Array(buffer, base + dstAt, height * rowBytes), base + dstAt);
 }
