@@ -29,14 +29,38 @@ function cubic(x: number): number {
  * weight adds exactly nothing, so the sums are PIL's).
  */
 function coefficients(inSize: number, outSize: number, from: number, to: number): { first: Int32Array; weights: Int32Array; k: number } {
+  const { xmins, taps, k, first, scale, filterScale } = windows(inSize, outSize, from, to);
+  const n = to - from;
+  const weights = new Int32Array(n * k);
+  const raw = new Float64Array(k);
+  for (let i = 0; i < n; i++) {
+    const center = (from + i + 0.5) * scale;
+    let sum = 0;
+    for (let x = 0; x < taps[i]; x++) {
+      raw[x] = cubic((x + xmins[i] - center + 0.5) / filterScale);
+      sum += raw[x];
+    }
+    const base = i * k + (xmins[i] - first[i]);
+    for (let x = 0; x < taps[i]; x++) {
+      const w = sum !== 0 ? raw[x] / sum : raw[x];
+      weights[base + x] = w < 0 ? Math.trunc(-0.5 + w * ONE) : Math.trunc(0.5 + w * ONE);
+    }
+  }
+  return { first, weights, k };
+}
+
+/**
+ * The tap windows of PIL's precompute_coeffs without the weights: per output pixel in [from, to) the
+ * first input index and tap count, K (the most taps), and `first` moved left where needed so that K
+ * reads stay inside the input.
+ */
+function windows(inSize: number, outSize: number, from: number, to: number) {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = 2 * filterScale;
   const n = to - from;
   const xmins = new Int32Array(n);
   const taps = new Int32Array(n);
-  const raw = new Float64Array(n * (Math.ceil(support) * 2 + 1));
-  const stride = raw.length / n;
   let k = 1;
   for (let i = 0; i < n; i++) {
     const center = (from + i + 0.5) * scale;
@@ -44,30 +68,19 @@ function coefficients(inSize: number, outSize: number, from: number, to: number)
     if (xmin < 0) xmin = 0;
     let xmax = Math.trunc(center + support + 0.5);
     if (xmax > inSize) xmax = inSize;
-    xmax -= xmin;
-    let sum = 0;
-    for (let x = 0; x < xmax; x++) {
-      const w = cubic((x + xmin - center + 0.5) / filterScale);
-      raw[i * stride + x] = w;
-      sum += w;
-    }
-    if (sum !== 0) for (let x = 0; x < xmax; x++) raw[i * stride + x] /= sum;
     xmins[i] = xmin;
-    taps[i] = xmax;
-    if (xmax > k) k = xmax;
+    taps[i] = xmax - xmin;
+    if (taps[i] > k) k = taps[i];
   }
-  const first = new Int32Array(n);
-  const weights = new Int32Array(n * k);
-  for (let i = 0; i < n; i++) {
-    const f = Math.min(xmins[i], inSize - k);
-    first[i] = f;
-    const base = i * k + (xmins[i] - f);
-    for (let x = 0; x < taps[i]; x++) {
-      const w = raw[i * stride + x];
-      weights[base + x] = w < 0 ? Math.trunc(-0.5 + w * ONE) : Math.trunc(0.5 + w * ONE);
-    }
-  }
-  return { first, weights, k };
+  const first = xmins.map((xmin) => Math.min(xmin, inSize - k));
+  return { xmins, taps, k, first, scale, filterScale };
+}
+
+/** The input rows [y0, y1) that windows starting at `first` with `k` taps read. */
+function span(first: Int32Array, k: number): [number, number] {
+  let y1 = 0;
+  for (let i = 0; i < first.length; i++) y1 = Math.max(y1, first[i] + k);
+  return [first[0], y1];
 }
 
 /** Horizontal pass: `rows` source rows (from `y0`) of width `sw` → `width` columns, 8-bit (a clamped view clips like PIL's clip8). */
@@ -152,9 +165,7 @@ function plan(sw: number, sh: number, nw: number, nh: number, region: [number, n
   }
   const horizontal = coefficients(sw, nw, left, left + width);
   const vertical = coefficients(sh, nh, top, top + height);
-  const y0 = vertical.first[0];
-  let y1 = 0;
-  for (let i = 0; i < height; i++) y1 = Math.max(y1, vertical.first[i] + vertical.k);
+  const [y0, y1] = span(vertical.first, vertical.k);
   return { width, height, horizontal, vertical, y0, y1 };
 }
 
@@ -166,10 +177,8 @@ function plan(sw: number, sh: number, nw: number, nh: number, region: [number, n
  * const [y0, y1] = sourceRows(416, 291, 200, 91);
  */
 export function sourceRows(sh: number, nh: number, top: number, height: number): [number, number] {
-  const vertical = coefficients(sh, nh, top, top + height);
-  let y1 = 0;
-  for (let i = 0; i < height; i++) y1 = Math.max(y1, vertical.first[i] + vertical.k);
-  return [vertical.first[0], y1];
+  const { first, k } = windows(sh, nh, top, top + height);
+  return span(first, k);
 }
 
 /**
@@ -184,6 +193,17 @@ export function resizeBicubicScalar(src: Uint8Array, sw: number, sh: number, nw:
   // horizontal pass to 8 bits like PIL's intermediate image, then the vertical pass
   const mid = horizontalPass(src, sw, y0, y1 - y0, width, horizontal);
   return verticalPass(mid, width * 3, y0, height, vertical);
+}
+
+/**
+ * Writes weight `wt` split exactly as wt = hi·2^11 + lo (lo in 0…2047, both fit 16 bits) into the pair
+ * vectors of pixels.wat's resize: hi at lanes `at`, `at` + 2, … (`lanes` of them), lo 8 lanes further.
+ */
+function putSplit(dst: Int16Array, at: number, wt: number, lanes: number): void {
+  for (let l = 0; l < 2 * lanes; l += 2) {
+    dst[at + l] = wt >> 11;
+    dst[at + 8 + l] = wt & 2047;
+  }
 }
 
 const SLACK = 32;
@@ -258,36 +278,18 @@ export function resizeBicubicWith(
   const buffer = k.memory.buffer;
   new Uint8Array(buffer, base + srcAt, rows * sw * 3).set(src.subarray((y0 - srcTop) * sw * 3, (y1 - srcTop) * sw * 3));
   const firstH = new Int32Array(buffer, base + firstHAt, width);
-  // per output pixel and pair of taps: (hi_t, hi_t+1) ×3 then (lo_t, lo_t+1) ×3 as i16, w = hi·2^11 + lo
+  // per output pixel and pair of taps: (hi_t, hi_t+1) ×3 then (lo_t, lo_t+1) ×3 as i16 (see putSplit)
   const weightsH = new Int16Array(buffer, base + weightsHAt, width * pairs * 16).fill(0);
   for (let x = 0; x < width; x++) {
     // mirrored: flipped pixels first…first+k−1 are the source's sw−1−first … sw−k−first
     firstH[x] = (flip ? sw - kh - horizontal.first[x] : horizontal.first[x]) * 3;
-    for (let t = 0; t < kh; t++) {
-      const wt = horizontal.weights[x * kh + (flip ? kh - 1 - t : t)];
-      const hi = wt >> 11;
-      const lo = wt & 2047;
-      const at = (x * pairs + (t >> 1)) * 16 + (t & 1);
-      weightsH[at] = hi;
-      weightsH[at + 2] = hi;
-      weightsH[at + 4] = hi;
-      weightsH[at + 8] = lo;
-      weightsH[at + 10] = lo;
-      weightsH[at + 12] = lo;
-    }
+    for (let t = 0; t < kh; t++) putSplit(weightsH, (x * pairs + (t >> 1)) * 16 + (t & 1), horizontal.weights[x * kh + (flip ? kh - 1 - t : t)], 3);
   }
   const firstV = new Int32Array(buffer, base + firstVAt, height);
   for (let y = 0; y < height; y++) firstV[y] = (vertical.first[y] - y0) * rowBytes;
   const weightsV = new Int16Array(buffer, base + weightsVAt, height * pairsV * 16).fill(0);
   for (let y = 0; y < height; y++) {
-    for (let t = 0; t < vertical.k; t++) {
-      const wt = vertical.weights[y * vertical.k + t];
-      const at = (y * pairsV + (t >> 1)) * 16 + (t & 1);
-      for (let lane = 0; lane < 8; lane += 2) {
-        weightsV[at + lane] = wt >> 11;
-        weightsV[at + 8 + lane] = wt & 2047;
-      }
-    }
+    for (let t = 0; t < vertical.k; t++) putSplit(weightsV, (y * pairsV + (t >> 1)) * 16 + (t & 1), vertical.weights[y * vertical.k + t], 4);
   }
   k.resizeH(base + srcAt, sw * 3, rows, base + midAt, width, base + firstHAt, base + weightsHAt, pairs);
   k.resizeV(base + midAt, rowBytes, base + dstAt, height, rowBytes, base + firstVAt, base + weightsVAt, pairsV);
