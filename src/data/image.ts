@@ -170,17 +170,9 @@ export async function decodeImage(
     const src = await sourceForResize(path, opts.size, region, opts.sourceSize, opts.cache);
     return { data: resizeBicubic(src.data, src.width, src.height, w, h, region, src.top, opts.flip), width: region[2], height: region[3] };
   }
-  if (opts.cache && opts.size) {
-    const full = await opts.cache.get(path);
-    const [w, h] = opts.size;
-    const region = opts.region ?? [0, 0, w, h];
-    let pipeline = sharp(full.data, { raw: { width: full.width, height: full.height, channels: 3 } });
-    if (opts.flip) pipeline = pipeline.flop();
-    pipeline = pipeline.resize(w, h, { fit: 'fill', kernel: 'cubic' }).extract({ left: region[0], top: region[1], width: region[2], height: region[3] });
-    const data = await pipeline.raw().toBuffer();
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: region[2], height: region[3] };
-  }
-  let pipeline = sharp(path, { failOn: 'error' }).autoOrient();
+  // from the cache's decoded pixels (oriented, flattened RGB already) or from the file
+  const full = opts.cache && opts.size ? await opts.cache.get(path) : undefined;
+  let pipeline = full ? sharp(full.data, { raw: { width: full.width, height: full.height, channels: 3 } }) : sharp(path, { failOn: 'error' }).autoOrient();
   if (opts.flip) pipeline = pipeline.flop();
   pipeline = pipeline.flatten({ background: { r: GREY, g: GREY, b: GREY } });
   if (opts.rows && !opts.size) {

@@ -3,10 +3,10 @@
  * (+ mixup) or letterbox, decode with sharp, compose the canvas, jitter colours, move the boxes.
  * Every sample draws from its own random stream `(seed, epoch, position)`.
  */
+import { totalmem } from 'node:os';
 import { letterbox } from '../boxes/letterbox.js';
 import { mergeMosaicBoxes, greyCanvas, paste, placeBoxes, planHsv, planMosaic, planRandom, type BoxRow, type JitterOptions } from './augment.js';
 import { hsvJitter, hsvJitterAt, type HsvGains } from './hsv.js';
-import { totalmem } from 'node:os';
 import { decodeImage, ImageCache, imageSize, sourceForResize, type Resampler } from './image.js';
 import { resizeBicubicWith } from './resample.js';
 import { bytesToUnitFloat } from './pixels.js';

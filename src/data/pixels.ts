@@ -1,8 +1,8 @@
 /**
- * The data pipeline's pixel kernels, compiled from pixels.wat (WebAssembly, SIMD where it pays): the
- * HSV jitter's per-pixel work and the byte → float32 conversion of finished canvases. One instance per
- * thread (each data worker has its own), created on first use; pixels are copied in and out of its
- * memory, which grows to the largest image seen.
+ * The data pipeline's pixel kernels, compiled from pixels.wat (WebAssembly SIMD): PIL's bicubic
+ * resize (resample.ts), the HSV jitter (hsv.ts) and the byte → float32 conversion of finished
+ * canvases. One instance per thread (each data worker has its own), created on first use; pixels are
+ * copied in and out of its memory, which grows to the largest image seen.
  */
 import { PIXELS_WASM } from './pixels-bytes.js';
 
