@@ -69,14 +69,12 @@ interface Job {
 const JOB_FIELDS = ['padded', 'dy', 'acc', 'taps', 'paddedHeight', 'paddedRow', 'outHeight', 'dyRow', 'outWidth', 'strideHeight', 'xStep', 'dyStep', 'tapBlocks', 'coBlocks', 'rowStart', 'rowEnd'] as const;
 
 /**
- * A col2im job for one thread: dx rows [rowStart, rowEnd) (of all N·H rows) receive the window rows of
- * the chunk's output rows [g0, g1) (of all N·Ho), whose dcols start at byte `cols`. Byte addresses.
+ * What the two input-gradient jobs share: dx rows [rowStart, rowEnd) of all N·H rows, taken by the
+ * threads `block` rows at a time from a shared counter, and the geometry that maps a dx row to the
+ * output rows whose windows reach it. Byte addresses.
  */
-export interface Col2imJob {
-  cols: number;
+export interface DxRowsJob {
   dx: number;
-  g0: number;
-  g1: number;
   rowStart: number;
   rowEnd: number;
   /** Rows a thread takes at a time. */
@@ -88,14 +86,25 @@ export interface Col2imJob {
   filterHeight: number;
   strideHeight: number;
   padTop: number;
-  /** Bytes: a dx row (W·Ci), a window (KH·KW·Ci), a window row (KW·Ci), a horizontal step (sx·Ci) and −padLeft·Ci. */
+  /** Bytes: a dx row (W·Ci), a window row (KW·Ci), a horizontal step (sx·Ci) and −padLeft·Ci. */
   rowBytes: number;
-  patchBytes: number;
   runBytes: number;
   stepBytes: number;
   firstBytes: number;
 }
-const COL2IM_FIELDS = ['cols', 'dx', 'g0', 'g1', 'rowStart', 'rowEnd', 'block', 'height', 'outHeight', 'outWidth', 'filterHeight', 'strideHeight', 'padTop', 'rowBytes', 'patchBytes', 'runBytes', 'stepBytes', 'firstBytes'] as const;
+const DX_ROWS_FIELDS = ['dx', 'rowStart', 'rowEnd', 'block', 'height', 'outHeight', 'outWidth', 'filterHeight', 'strideHeight', 'padTop', 'rowBytes', 'runBytes', 'stepBytes', 'firstBytes'] as const;
+
+/**
+ * A col2im job: the dx rows receive the window rows of the chunk's output rows [g0, g1) (of all N·Ho),
+ * whose dcols start at byte `cols`; a window (KH·KW·Ci) is `patchBytes`.
+ */
+export interface Col2imJob extends DxRowsJob {
+  cols: number;
+  g0: number;
+  g1: number;
+  patchBytes: number;
+}
+const COL2IM_FIELDS = ['cols', 'g0', 'g1', 'patchBytes', ...DX_ROWS_FIELDS] as const;
 
 /** dx rows that a thread takes at a time from the shared counter of a col2im job. */
 const COL2IM_BLOCK = 4;
@@ -156,32 +165,17 @@ export function jobRunnersSource(): string {
 }
 
 /**
- * A fused input-gradient job (few channels, KW·Ci ≤ 12): dx rows [rowStart, rowEnd) of all N·H rows
- * computed from dy and the padded filter [KH, Co, 12] at `wt`, shared by the threads of the job
- * through a row counter like {@link Col2imJob}. Byte addresses.
+ * A fused input-gradient job (few channels, KW·Ci ≤ 12): the dx rows computed from dy and the padded
+ * filter [KH, Co, 12] at `wt`. Byte addresses.
  */
-export interface FusedJob {
+export interface FusedJob extends DxRowsJob {
   dy: number;
   wt: number;
-  dx: number;
-  rowStart: number;
-  rowEnd: number;
-  block: number;
-  height: number;
-  outHeight: number;
-  outWidth: number;
   outChannels: number;
-  filterHeight: number;
-  strideHeight: number;
-  padTop: number;
-  rowBytes: number;
-  stepBytes: number;
-  firstBytes: number;
-  runBytes: number;
   /** 48 bytes of scratch per thread, the calling thread's first, then one per helper. */
   scratch: number;
 }
-const FUSED_FIELDS = ['dy', 'wt', 'dx', 'rowStart', 'rowEnd', 'block', 'height', 'outHeight', 'outWidth', 'outChannels', 'filterHeight', 'strideHeight', 'padTop', 'rowBytes', 'stepBytes', 'firstBytes', 'runBytes', 'scratch'] as const;
+const FUSED_FIELDS = ['dy', 'wt', 'outChannels', 'scratch', ...DX_ROWS_FIELDS] as const;
 
 /**
  * Runs a fused job on one thread (`thread`: 0 for the calling thread, i for helper i − 1, picking its
