@@ -13,7 +13,7 @@
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { CHUNK_ELEMENTS, convGeometry, type ConvGeometry } from './wasm-conv-common.js';
-import { col2imChunk, finishCol2im, fusedInputGradient, fusedThreads, startCol2im } from './wasm-filter-grad.js';
+import { col2imChunk, finishCol2im, fusedInputGradient, fusedThreads, startCol2im, windowRows } from './wasm-filter-grad.js';
 import { asWasmBackend, heapFloats, release, releaseRowView, rowView, runWasmKernel, type WasmBackendInternals } from './wasm-internals.js';
 
 const KERNEL = 'Conv2DBackpropInput';
@@ -217,11 +217,10 @@ const FUSED_PARALLEL_MIN_MACS = 1 << 20;
 
 /** Rows of dx that no window reaches (below the last window with 'valid' padding, gaps when s > K, large pads). */
 function zeroUnreachedRows(backend: WasmBackendInternals, dx: TensorInfo, g: ConvGeometry): void {
-  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, filterHeight: kh, strideHeight: sy } = g;
+  const { inHeight: h, inWidth: w, inChannels: c } = g;
   const { heap, start } = heapFloats(backend, dx);
   for (let iy = 0; iy < h; iy++) {
-    const first = Math.max(0, Math.ceil((iy + g.padTop - kh + 1) / sy));
-    const last = Math.min(ho - 1, Math.floor((iy + g.padTop) / sy));
+    const [first, last] = windowRows(iy, g.padTop, g.filterHeight, g.strideHeight, g.outHeight);
     if (first <= last) continue;
     for (let b = 0; b < g.batch; b++) heap.fill(0, start + (b * h + iy) * w * c, start + (b * h + iy + 1) * w * c);
   }
