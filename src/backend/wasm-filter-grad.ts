@@ -310,7 +310,6 @@ function kernelFor(backend: WasmBackendInternals, threads: number): Instance {
   return instance;
 }
 
-
 /** How many helper threads the kernel runs on with this backend (0: the calling thread only). */
 export function filterGradientHelpers(backend: WasmBackendInternals): number {
   return kernelFor(backend, backendThreads(backend)).helpers.length;
@@ -458,7 +457,7 @@ const COL2IM_PARALLEL_MIN = 1 << 16;
 
 /** The col2im job of output rows [g0, g1) (see {@link Col2imJob}); `block`: rows a thread takes at a time. */
 export function col2imJob(g: ConvGeometry, cols: number, dx: number, g0: number, g1: number, block: number): Col2imJob {
-  const { inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sy } = g;
+  const { inHeight: h, inChannels: c, outHeight: ho, filterHeight: kh, filterWidth: kw, strideHeight: sy } = g;
   // dx rows that output rows g0 … g1 − 1 reach (clamped into their images; rows in between that no
   // window of the chunk reaches are skipped by the job).
   const firstImage = Math.floor(g0 / ho);
@@ -474,15 +473,23 @@ export function col2imJob(g: ConvGeometry, cols: number, dx: number, g0: number,
     rowStart,
     rowEnd,
     block: Math.min(block, rowEnd - rowStart),
-    height: h,
-    outHeight: ho,
-    outWidth: wo,
-    filterHeight: kh,
-    strideHeight: sy,
-    padTop: g.padTop,
-    rowBytes: w * c * 4,
     patchBytes: kh * kw * c * 4,
-    runBytes: kw * c * 4,
+    ...dxRowsGeometry(g),
+  };
+}
+
+/** The geometry fields of a {@link DxRowsJob} for the convolution `g`. */
+function dxRowsGeometry(g: ConvGeometry): Omit<DxRowsJob, 'dx' | 'rowStart' | 'rowEnd' | 'block'> {
+  const c = g.inChannels;
+  return {
+    height: g.inHeight,
+    outHeight: g.outHeight,
+    outWidth: g.outWidth,
+    filterHeight: g.filterHeight,
+    strideHeight: g.strideHeight,
+    padTop: g.padTop,
+    rowBytes: g.inWidth * c * 4,
+    runBytes: g.filterWidth * c * 4,
     stepBytes: g.strideWidth * c * 4,
     firstBytes: -g.padLeft * c * 4,
   };
@@ -562,18 +569,9 @@ export function fusedInputGradient(backend: WasmBackendInternals, g: ConvGeometr
     rowStart: 0,
     rowEnd: rows,
     block: parts > 1 ? FUSED_BLOCK : rows,
-    height: g.inHeight,
-    outHeight: g.outHeight,
-    outWidth: g.outWidth,
     outChannels: g.outChannels,
-    filterHeight: g.filterHeight,
-    strideHeight: g.strideHeight,
-    padTop: g.padTop,
-    rowBytes: g.inWidth * g.inChannels * 4,
-    stepBytes: g.strideWidth * g.inChannels * 4,
-    firstBytes: -g.padLeft * g.inChannels * 4,
-    runBytes: g.filterWidth * g.inChannels * 4,
     scratch,
+    ...dxRowsGeometry(g),
   };
   Atomics.store(instance.counter, 0, 0);
   const helpers = instance.helpers.slice(0, parts - 1);
